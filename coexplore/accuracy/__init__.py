@@ -1,0 +1,1 @@
+"""Accuracy proxy: data sets, proxy models, pretrain cache, brief fine-tunes."""

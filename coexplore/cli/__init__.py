@@ -1,0 +1,24 @@
+"""The `coexplore` command: a thin Typer layer over the Python API."""
+
+from __future__ import annotations
+
+import typer
+
+from coexplore.cli import ppa, proxy, study, tracking
+
+app = typer.Typer(
+    name="coexplore",
+    help="Joint search of DNN-accelerator hardware and per-layer quantization.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(ppa.app, name="ppa")
+app.add_typer(proxy.app, name="proxy")
+app.add_typer(study.app, name="study")
+tracking.register(app, study.app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

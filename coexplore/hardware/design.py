@@ -1,0 +1,164 @@
+"""One accelerator design point, and a batch of them as arrays for the vectorized PPA model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PE_TYPES: tuple[str, ...] = ("int16", "int8", "int4", "lightpe1", "lightpe2", "binary")
+"""PE types, in the order of their integer codes in a :class:`DesignBatch`."""
+
+DATAFLOWS: tuple[str, ...] = ("row_stationary", "weight_stationary", "output_stationary")
+"""Dataflows, in the order of their integer codes in a :class:`DesignBatch`."""
+
+NATIVE_BITS: dict[str, tuple[int, int]] = {
+    # pe_type: (weight bits, activation bits) the PE datapath is built for.
+    # LightPE-1 stores a sign + 3-bit exponent, LightPE-2 two such terms (LightNN, Ding et al. 2017);
+    # both take 8-bit activations as in QUIDAM (Inci et al. 2022).
+    "int16": (16, 16),
+    "int8": (8, 8),
+    "int4": (4, 4),
+    "lightpe1": (4, 8),
+    "lightpe2": (8, 8),
+    "binary": (1, 1),
+}
+
+PeType = Literal["int16", "int8", "int4", "lightpe1", "lightpe2", "binary"]
+Dataflow = Literal["row_stationary", "weight_stationary", "output_stationary"]
+
+
+class DesignError(ValueError):
+    """A design file or value is invalid; the message names the key and what is allowed."""
+
+
+class DesignPoint(BaseModel):
+    """One accelerator design point: PE type and precision, array shape, memories, bandwidth.
+
+    Scratchpad sizes are in words per PE; ``glb_kib`` is the shared global buffer in KiB.
+    ``weight_bits``/``act_bits`` default to the PE type's native precision.
+
+    Example:
+        >>> DesignPoint(pe_type="int8", pe_rows=12, pe_cols=14).weight_bits
+        8
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pe_type: PeType = "int8"
+    weight_bits: int | None = Field(default=None, ge=1, le=16)
+    act_bits: int | None = Field(default=None, ge=1, le=16)
+    pe_rows: int = Field(default=12, ge=1, le=1024)
+    pe_cols: int = Field(default=14, ge=1, le=1024)
+    ifmap_spad: int = Field(default=12, ge=1, le=65536)
+    filter_spad: int = Field(default=224, ge=1, le=65536)
+    psum_spad: int = Field(default=24, ge=1, le=65536)
+    glb_kib: float = Field(default=108.0, gt=0, le=1048576)
+    dram_gbps: float = Field(default=25.6, gt=0, le=100000)
+    clock_mhz: float = Field(default=200.0, gt=0, le=10000)
+    dataflow: Dataflow = "row_stationary"
+    tech_nm: float = Field(default=45.0, ge=3, le=180)
+
+    @model_validator(mode="after")
+    def _native_bits(self) -> "DesignPoint":
+        w, a = NATIVE_BITS[self.pe_type]
+        if self.weight_bits is None:
+            object.__setattr__(self, "weight_bits", w)
+        if self.act_bits is None:
+            object.__setattr__(self, "act_bits", a)
+        return self
+
+    @property
+    def n_pes(self) -> int:
+        """Number of processing elements in the array."""
+        return self.pe_rows * self.pe_cols
+
+
+def format_validation_error(err: ValidationError, prefix: str = "") -> list[str]:
+    """One line per problem, each naming the dotted field path and what is wrong."""
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path or '<root>'}: {msg}")
+    return lines
+
+
+def load_design(path: str | Path) -> DesignPoint:
+    """Read a design point from YAML; raise :class:`DesignError` naming the file and key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise DesignError(f"{path}: cannot read design: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DesignError(f"{path}: expected a mapping of design keys")
+    try:
+        return DesignPoint(**data)
+    except ValidationError as exc:
+        raise DesignError("\n".join(f"{path}: {line}" for line in format_validation_error(exc)))
+
+
+@dataclass(frozen=True)
+class DesignBatch:
+    """D design points as parallel arrays (shape ``D``); the input of the vectorized evaluator.
+
+    ``pe_type`` and ``dataflow`` hold integer codes into :data:`PE_TYPES` / :data:`DATAFLOWS`.
+    """
+
+    pe_type: np.ndarray
+    weight_bits: np.ndarray
+    act_bits: np.ndarray
+    pe_rows: np.ndarray
+    pe_cols: np.ndarray
+    ifmap_spad: np.ndarray
+    filter_spad: np.ndarray
+    psum_spad: np.ndarray
+    glb_kib: np.ndarray
+    dram_gbps: np.ndarray
+    clock_mhz: np.ndarray
+    dataflow: np.ndarray
+    tech_nm: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.pe_type.shape[0])
+
+    @classmethod
+    def from_points(cls, points: Sequence[DesignPoint]) -> "DesignBatch":
+        """Stack design points into arrays."""
+        cols: dict[str, list] = {f.name: [] for f in fields(cls)}
+        for p in points:
+            for name in cols:
+                v = getattr(p, name)
+                if name == "pe_type":
+                    v = PE_TYPES.index(v)
+                elif name == "dataflow":
+                    v = DATAFLOWS.index(v)
+                cols[name].append(v)
+        return cls.from_columns(cols)
+
+    @classmethod
+    def from_columns(cls, cols: dict[str, Sequence]) -> "DesignBatch":
+        """Build from column arrays; string PE types / dataflows are converted to codes."""
+        out = {}
+        for f in fields(cls):
+            v = np.asarray(cols[f.name])
+            if f.name in ("pe_type", "dataflow") and v.dtype.kind in "UO":
+                names = PE_TYPES if f.name == "pe_type" else DATAFLOWS
+                v = np.array([names.index(x) for x in v], dtype=np.int64)
+            dtype = np.float64 if f.name in ("glb_kib", "dram_gbps", "clock_mhz", "tech_nm") else np.int64
+            out[f.name] = v.astype(dtype)
+        return cls(**out)
+
+    def point(self, i: int) -> DesignPoint:
+        """The i-th design point as a :class:`DesignPoint`."""
+        kw = {f.name: getattr(self, f.name)[i].item() for f in fields(self)}
+        kw["pe_type"] = PE_TYPES[kw["pe_type"]]
+        kw["dataflow"] = DATAFLOWS[kw["dataflow"]]
+        return DesignPoint(**kw)

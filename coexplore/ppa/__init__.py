@@ -1,0 +1,1 @@
+"""The analytical PPA model: dataflows, vectorized evaluator, results."""

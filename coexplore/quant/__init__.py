@@ -1,0 +1,1 @@
+"""Quantizers and applying a per-layer quantization plan to a torch model."""

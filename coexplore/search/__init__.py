@@ -1,0 +1,1 @@
+"""Search: config schemas, space to Optuna, objectives and constraints, driver, Pareto."""

@@ -1,0 +1,1 @@
+"""Tracking: MLflow logging of studies and trials, and plots."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: a throwaway PostgreSQL database per test, skipped with one line without a server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Iterator
+
+import pytest
+
+PG_HOST = os.environ.get("COEXPLORE_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("COEXPLORE_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("COEXPLORE_TEST_PG_USER", "postgres")
+
+
+def _admin_connect():
+    import psycopg2
+
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3)
+    conn.autocommit = True
+    return conn
+
+
+def _server_available() -> str | None:
+    try:
+        _admin_connect().close()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        return f"no PostgreSQL server at {PG_HOST}:{PG_PORT} ({type(exc).__name__}); skipping PostgreSQL tests"
+
+
+@pytest.fixture()
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL to a freshly created, uniquely named database, dropped afterwards."""
+    reason = _server_available()
+    if reason:
+        pytest.skip(reason)
+    name = f"coexplore_test_{uuid.uuid4().hex[:12]}"
+    conn = _admin_connect()
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.close()
