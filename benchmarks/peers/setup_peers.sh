@@ -3,7 +3,7 @@
 #
 #   benchmarks/.peers/scalesim  SCALE-Sim 3.0.0 with numpy<2 (3.0.0 fails on NumPy 2: see
 #                               shared PEERS.md, double_buffered_scratchpad_mem.py int(max(...)))
-#   benchmarks/.peers/zigzag    zigzag-dse (ZigZag 3.9.x)
+#   benchmarks/.peers/zigzag    zigzag-dse (ZigZag 3.9.x) plus six, which it imports undeclared
 #
 # Their code is never committed: it lives only in these venvs. Idempotent: an existing venv whose
 # package imports is kept. Usage: bash benchmarks/peers/setup_peers.sh [scalesim|zigzag|all]
@@ -31,5 +31,6 @@ if [ "$which" = all ] || [ "$which" = scalesim ]; then
     make_venv scalesim scalesim "scalesim==3.0.0" "numpy<2"
 fi
 if [ "$which" = all ] || [ "$which" = zigzag ]; then
-    make_venv zigzag zigzag "zigzag-dse"
+    # zigzag-dse 3.9.1 imports six (parser/upgraded_validator.py) without declaring it
+    make_venv zigzag zigzag.api "zigzag-dse" "six"
 fi

@@ -1,1 +1,37 @@
-"""Accuracy proxy: data sets, proxy models, pretrain cache, brief fine-tunes."""
+"""Accuracy proxy: data sets, proxy models, pretrain cache, brief quantization-aware fine-tunes.
+
+Example:
+    >>> from coexplore.accuracy import ProxyConfig
+    >>> ProxyConfig().model is None  # the data set's default model
+    True
+"""
+
+from coexplore.accuracy.cache import ResultCache, stable_hash
+from coexplore.accuracy.config import ProxyConfig
+from coexplore.accuracy.datasets import DATASETS, DatasetError, Splits, load_cifar10, load_dataset, load_digits
+from coexplore.accuracy.errors import ProxyError
+from coexplore.accuracy.evaluator import ProxyEvaluator, ProxyResult
+from coexplore.accuracy.models import MODELS, DigitsCNN, ModelError, build_model
+from coexplore.accuracy._mobilenetv2 import MobileNetV2
+from coexplore.accuracy._resnet import ResNet20
+
+__all__ = [
+    "DATASETS",
+    "DatasetError",
+    "DigitsCNN",
+    "MODELS",
+    "MobileNetV2",
+    "ModelError",
+    "ProxyConfig",
+    "ProxyError",
+    "ProxyEvaluator",
+    "ProxyResult",
+    "ResNet20",
+    "ResultCache",
+    "Splits",
+    "build_model",
+    "load_cifar10",
+    "load_dataset",
+    "load_digits",
+    "stable_hash",
+]

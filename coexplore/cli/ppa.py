@@ -1,7 +1,122 @@
-"""`coexplore ppa` commands."""
+"""`coexplore ppa` commands: evaluate one design on a workload (a thin layer over coexplore.ppa)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="ppa commands.", no_args_is_help=True)
+app = typer.Typer(help="Analytical power, performance and area of accelerator designs.", no_args_is_help=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _fail(message: str) -> None:
+    """Print an actionable error (one line per problem) to stderr and exit with status 2."""
+    for line in message.splitlines():
+        typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(2)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _print_table(d: dict, per_layer: bool, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    top = Table(title=title)
+    top.add_column("metric")
+    top.add_column("value", justify="right")
+    for key, value in d.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                top.add_row(f"{key}.{sub}", _fmt(v))
+        elif key != "layers" and not (key == "infeasible_reason" and not value):
+            top.add_row(key, _fmt(value))
+    console.print(top)
+    if per_layer:
+        layers = Table(title="per layer")
+        keys = ["name", "macs", "cycles", "energy_j", "utilization", "dram_bytes", "weight_bits", "act_bits"]
+        for k in keys:
+            layers.add_column(k, justify="left" if k == "name" else "right")
+        for row in d["layers"]:
+            layers.add_row(*(_fmt(row[k]) for k in keys))
+        console.print(layers)
+
+
+def _csv_text(d: dict, per_layer: bool) -> str:
+    buf = io.StringIO()
+    if per_layer:
+        rows = [
+            {k: v for k, v in row.items() if not isinstance(v, dict)}
+            | {f"energy_{c}_j": e for c, e in row["energy_breakdown_j"].items()}
+            for row in d["layers"]
+        ]
+    else:
+        flat = {k: v for k, v in d.items() if not isinstance(v, (dict, list))}
+        flat.update({f"energy_{c}_j": e for c, e in d["energy_breakdown_j"].items()})
+        flat.update({f"area_{c}_mm2": a for c, a in d["area_breakdown_mm2"].items()})
+        rows = [flat]
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@app.command()
+def evaluate(
+    hw: Path = typer.Option(..., "--hw", help="Design point YAML (keys of coexplore.hardware.DesignPoint)."),
+    workload: str = typer.Option(..., "--workload", help="Zoo name, .csv/.yaml path, or module:function."),
+    per_layer: bool = typer.Option(False, "--per-layer", help="Also report every layer."),
+    tech: Path | None = typer.Option(
+        None, "--tech", help="Technology table or characterization file (YAML/CSV of measured points) to fit."
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="Output format."),
+) -> None:
+    """Evaluate one design point on a workload: cycles, latency, energy, area and derived metrics."""
+    from coexplore.hardware import DesignError, load_design
+    from coexplore.hardware.characterization import CharacterizationError
+    from coexplore.hardware.technology import TechError, TechnologyTable
+    from coexplore.ppa import evaluate_point
+    from coexplore.workload import resolve
+
+    try:
+        design = load_design(hw)
+    except DesignError as exc:
+        _fail(str(exc))
+    try:
+        wl = resolve(workload)
+    except (KeyError, ValueError) as exc:
+        _fail(f"--workload {workload}: {exc.args[0] if exc.args else exc}")
+    table = None
+    if tech is not None:
+        try:
+            table = TechnologyTable.load(tech)
+        except (TechError, CharacterizationError) as exc:
+            _fail(str(exc))
+        for report in table.fit_reports():
+            typer.echo(f"fit {report.line()}", err=True)
+    result = evaluate_point(design, wl, tech=table)
+    d = result.to_dict(0, per_layer=per_layer)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(d, indent=2))
+    elif fmt is OutputFormat.csv:
+        sys.stdout.write(_csv_text(d, per_layer))
+    else:
+        _print_table(d, per_layer, f"{hw.name} on {wl.name} ({len(wl)} layers)")

@@ -1,7 +1,202 @@
-"""`coexplore study` commands."""
+"""`coexplore study` commands: start, resume, worker, status, list, pareto (a thin layer over coexplore.search).
+
+Exit status: 0 done, 1 a study or storage problem (message on stderr), 2 an invalid study file
+(one line per problem, nothing created in storage).
+"""
 
 from __future__ import annotations
 
-import typer
+import csv
+import io
+import json
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, Optional
 
-app = typer.Typer(help="study commands.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Run and inspect joint hardware/quantization searches.", no_args_is_help=True)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+StorageOpt = typer.Option(None, "--storage", help="SQLAlchemy URL of the study storage (default: $COEXPLORE_STORAGE or sqlite:///coexplore-runs/coexplore.db).")
+TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: mlflow.db beside an SQLite storage).")
+NoTrackingOpt = typer.Option(False, "--no-tracking", help="Do not log to MLflow.")
+NoProgressOpt = typer.Option(False, "--no-progress", help="No progress bar (e.g. in logs).")
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ParetoFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the API's errors into messages and exit codes (2: bad config, 1: study/storage)."""
+    from coexplore.search.configio import ConfigError
+    from coexplore.search.driver import StudyError
+    from coexplore.search.storage import StorageError, mask_url
+
+    try:
+        yield
+    except ConfigError as exc:
+        for line in exc.lines:
+            err.print(line, markup=False)
+        raise typer.Exit(2) from None
+    except (StudyError, StorageError) as exc:
+        err.print(f"error: {mask_url(str(exc))}", markup=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; continue with `coexplore study resume NAME`", markup=False)
+        raise typer.Exit(130) from None
+
+
+def _print_summary(result) -> None:  # noqa: ANN001 - driver.RunResult
+    from coexplore.search.storage import mask_url
+
+    for line in result.summary.lines():
+        out.print(line, markup=False)
+    out.print(f"this process ran {result.trials_run} trials; storage {mask_url(result.storage_url)}", markup=False)
+
+
+@app.command()
+def start(
+    file: Path = typer.Argument(..., help="Study file (studies/*.yaml)."),
+    storage: Optional[str] = StorageOpt,
+    tracking_uri: Optional[str] = TrackingOpt,
+    n_trials: Optional[int] = typer.Option(None, "--n-trials", min=1, help="Budget of COMPLETE trials (overrides the file)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Study name (overrides the file)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the file)."),
+    no_tracking: bool = NoTrackingOpt,
+    no_progress: bool = NoProgressOpt,
+) -> None:
+    """Validate a study file, create the study and run it to its budget."""
+    from coexplore.search import driver
+
+    with _errors():
+        result = driver.start_study(
+            file, storage=storage, tracking_uri=tracking_uri, n_trials=n_trials, name=name, seed=seed,
+            tracking=not no_tracking, progress=not no_progress, console=err,
+        )
+    _print_summary(result)
+
+
+@app.command()
+def resume(
+    name: str = typer.Argument(..., help="Study name."),
+    n_trials: Optional[int] = typer.Option(None, "--n-trials", min=1, help="New total budget of COMPLETE trials."),
+    storage: Optional[str] = StorageOpt,
+    tracking_uri: Optional[str] = TrackingOpt,
+    no_tracking: bool = NoTrackingOpt,
+    no_progress: bool = NoProgressOpt,
+) -> None:
+    """Continue a study after a crash or with a larger budget (config read from the storage)."""
+    from coexplore.search import driver
+
+    with _errors():
+        result = driver.resume_study(
+            name, storage=storage, n_trials=n_trials, tracking_uri=tracking_uri,
+            tracking=not no_tracking, progress=not no_progress, console=err,
+        )
+    _print_summary(result)
+
+
+@app.command()
+def worker(
+    name: str = typer.Argument(..., help="Study name."),
+    storage: Optional[str] = StorageOpt,
+    tracking_uri: Optional[str] = TrackingOpt,
+    no_tracking: bool = NoTrackingOpt,
+    no_progress: bool = NoProgressOpt,
+) -> None:
+    """Join a study from another process or machine; all workers together stop at the budget."""
+    from coexplore.search import driver
+
+    with _errors():
+        result = driver.resume_study(
+            name, storage=storage, tracking_uri=tracking_uri, tracking=not no_tracking,
+            progress=not no_progress, console=err, worker=True,
+        )
+    _print_summary(result)
+
+
+@app.command()
+def status(
+    name: str = typer.Argument(..., help="Study name."),
+    storage: Optional[str] = StorageOpt,
+    format: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
+) -> None:
+    """Trials by state, budget, proxy evaluations and the best values so far."""
+    from coexplore.search import driver
+    from coexplore.search.report import summarize
+
+    with _errors():
+        study, _, _ = driver.load(name, storage)
+        summary = summarize(study)
+    if format == TableFormat.json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    for line in summary.lines():
+        out.print(line, markup=False)
+
+
+@app.command("list")
+def list_(
+    storage: Optional[str] = StorageOpt,
+    format: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
+) -> None:
+    """The studies in a storage, with their progress against the budget."""
+    from coexplore.search.report import list_studies
+    from coexplore.search.storage import open_storage, resolve_storage_url
+
+    with _errors():
+        rows = list_studies(open_storage(resolve_storage_url(storage), create=False, heartbeat_interval=None))
+    if format == TableFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("study", "complete / budget", "trials", "objectives", "started")
+    for r in rows:
+        table.add_row(r["name"], f"{r['complete']} / {r['budget']}", str(r["trials"]), ", ".join(r["objectives"]), r["started"] or "")
+    out.print(table)
+
+
+@app.command()
+def pareto(
+    name: str = typer.Argument(..., help="Study name."),
+    storage: Optional[str] = StorageOpt,
+    format: ParetoFormat = typer.Option(ParetoFormat.table, "--format", help="table, csv or json."),
+) -> None:
+    """The feasible Pareto set: trial number, each objective, and the parameters."""
+    from coexplore.search import driver
+    from coexplore.search.report import objective_names, pareto_rows
+
+    with _errors():
+        study, _, _ = driver.load(name, storage)
+        rows = pareto_rows(study)
+        names = objective_names(study)
+    if format == ParetoFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    params = sorted({k for r in rows for k in r["params"]})
+    if format == ParetoFormat.csv:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["trial", *names, *params])
+        for r in rows:
+            w.writerow([r["trial"], *(r[n] for n in names), *(r["params"].get(p, "") for p in params)])
+        typer.echo(buf.getvalue(), nl=False)
+        return
+    table = Table("trial", *names, *params, title=f"Pareto set of {name} ({len(rows)} trials)")
+    for r in rows:
+        table.add_row(str(r["trial"]), *(f"{r[n]:.4g}" for n in names), *(str(r["params"].get(p, "-")) for p in params))
+    out.print(table)

@@ -1,0 +1,230 @@
+"""coexplore's PPA model next to SCALE-Sim and ZigZag: cycle fidelity and speed per layer.
+
+One command, two tables:
+
+1. Fidelity: per-layer compute cycles of ResNet-18 on a 32x32 systolic array, ours against
+   SCALE-Sim 3.0.0's COMPUTE_REPORT "Total Cycles", for weight- and output-stationary dataflows
+   (target: within 5% on every layer). SCALE-Sim's numbers are reference data kept in
+   ``benchmarks/data/scalesim_resnet18_32x32_{ws,os}.csv`` (their headers record its version and
+   config); ``--regenerate`` re-runs SCALE-Sim for them (about 10 s per layer and dataflow).
+   Both sides read the same topology, ``benchmarks/data/resnet18_scalesim_topology.csv``,
+   written by `to_scalesim_csv` so that SCALE-Sim's ceil output size equals PyTorch's.
+2. Speed: wall seconds per layer of our evaluator against SCALE-Sim's and ZigZag's, timed in this
+   run on the same ResNet-18 layers (``--quick``: 2 layers; default 6), printed as ratios
+   (target: coexplore at least 1000x faster per layer). Ours is timed two ways: one design point
+   on those layers (call overhead included), and a batch of design points (the way a search uses
+   it); peers run one layer per call in their own virtual environments.
+
+Usage:
+    bash benchmarks/peers/setup_peers.sh      # once: peer venvs under benchmarks/.peers/
+    .venv/bin/python benchmarks/ppa_vs_peers.py [--quick] [--json OUT.json] [--regenerate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from coexplore.hardware.design import DesignBatch, DesignPoint
+from coexplore.workload import Workload, from_scalesim_csv, to_scalesim_csv, zoo
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+PEERS = HERE / ".peers"
+TOPOLOGY = DATA / "resnet18_scalesim_topology.csv"
+ARRAY = 32
+SRAM_KB = 4096
+DATAFLOWS = {"ws": "weight_stationary", "os": "output_stationary"}
+SPEED_LAYERS = ["layer3.0.downsample.0", "fc", "layer1.0.conv1", "layer2.0.conv1",
+                "layer3.0.conv2", "layer4.0.conv2"]
+TARGET_ERROR = 0.05
+TARGET_SPEEDUP = 1000.0
+
+
+def reference_path(df: str) -> Path:
+    return DATA / f"scalesim_resnet18_{ARRAY}x{ARRAY}_{df}.csv"
+
+
+def read_reference(path: Path) -> dict[str, dict[str, str]]:
+    """SCALE-Sim's per-layer rows, keyed by layer name (comment lines skipped)."""
+    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return {row["layer"]: row for row in csv.DictReader(lines)}
+
+
+def design(df: str) -> DesignPoint:
+    """A 32x32 systolic array with buffers and bandwidth large enough that compute dominates,
+    as in the SCALE-Sim runs (4096 kB per SRAM, bandwidth sized by SCALE-Sim's CALC mode)."""
+    return DesignPoint(pe_type="int8", pe_rows=ARRAY, pe_cols=ARRAY, dataflow=DATAFLOWS[df],
+                       glb_kib=3 * SRAM_KB * 1000 / 1024, dram_gbps=100000.0, clock_mhz=1000.0)
+
+
+def our_cycles(workload: Workload, df: str) -> np.ndarray:
+    """Per-layer cycles (shape ``L``) of our evaluator for one design point."""
+    from coexplore.ppa import evaluate
+
+    result = evaluate(DesignBatch.from_points([design(df)]), workload)
+    return np.asarray(result.layer_cycles)[0]
+
+
+def fidelity_table(workload: Workload) -> dict[str, list[dict]]:
+    """Per-layer cycles ours vs SCALE-Sim for each dataflow; prints the tables."""
+    tables: dict[str, list[dict]] = {}
+    for df, dataflow in DATAFLOWS.items():
+        ref_path = reference_path(df)
+        if not ref_path.exists():
+            print(f"\n[fidelity {df}] no SCALE-Sim reference at {ref_path}; run with --regenerate")
+            continue
+        ref = read_reference(ref_path)
+        ours = our_cycles(workload, df)
+        rows = []
+        for layer, cycles in zip(workload.layers, ours):
+            if layer.name not in ref:
+                continue
+            theirs = int(ref[layer.name]["total_cycles"])
+            rows.append({"layer": layer.name, "ours": float(cycles), "scalesim": theirs,
+                         "rel_error": (float(cycles) - theirs) / theirs})
+        tables[df] = rows
+        print(f"\nFidelity: ResNet-18 on {ARRAY}x{ARRAY} {dataflow} — cycles per layer, "
+              f"ours vs SCALE-Sim 'Total Cycles' ({ref_path.name})")
+        print(f"{'layer':<24}{'ours':>14}{'SCALE-Sim':>14}{'rel. error':>12}")
+        for row in rows:
+            flag = "" if abs(row["rel_error"]) <= TARGET_ERROR else "  > 5%"
+            print(f"{row['layer']:<24}{row['ours']:>14,.0f}{row['scalesim']:>14,}"
+                  f"{row['rel_error']:>+12.2%}{flag}")
+        errors = np.abs([row["rel_error"] for row in rows])
+        total_ours = sum(row["ours"] for row in rows)
+        total_theirs = sum(row["scalesim"] for row in rows)
+        print(f"{'total':<24}{total_ours:>14,.0f}{total_theirs:>14,}"
+              f"{(total_ours - total_theirs) / total_theirs:>+12.2%}")
+        print(f"max |error| {errors.max():.2%}, mean |error| {errors.mean():.2%}; "
+              f"{int((errors > TARGET_ERROR).sum())} of {len(rows)} layers beyond 5%")
+    return tables
+
+
+def time_ours(workload: Workload, n_designs: int = 1000, repeats: int = 5) -> dict[str, float]:
+    """Seconds per layer-evaluation: one design point, and a batch of ``n_designs``."""
+    from coexplore.ppa import evaluate
+
+    one = DesignBatch.from_points([design("ws")])
+    rng = np.random.default_rng(0)
+    points = [DesignPoint(pe_type="int8", pe_rows=int(r), pe_cols=int(c), dataflow=df,
+                          glb_kib=float(g))
+              for r, c, df, g in zip(rng.choice([8, 16, 32, 64], n_designs),
+                                     rng.choice([8, 16, 32, 64], n_designs),
+                                     rng.choice(list(DATAFLOWS.values()), n_designs),
+                                     rng.choice([64.0, 256.0, 1024.0], n_designs))]
+    batch = DesignBatch.from_points(points)
+    evaluate(one, workload)  # warm-up (imports, caches)
+    single, batched = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        evaluate(one, workload)
+        single.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        evaluate(batch, workload)
+        batched.append(time.perf_counter() - start)
+    return {"single_s_per_layer": min(single) / len(workload),
+            "batch_s_per_layer": min(batched) / (len(workload) * n_designs),
+            "batch_designs": n_designs}
+
+
+def time_scalesim(layers: list[str]) -> list[dict] | None:
+    python = PEERS / "scalesim" / "bin" / "python"
+    if not python.exists():
+        print("SCALE-Sim venv missing: run `bash benchmarks/peers/setup_peers.sh`")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "timing.csv"
+        subprocess.run([str(python), str(HERE / "peers" / "scalesim_run.py"), str(TOPOLOGY),
+                        str(out), "--dataflow", "ws", "--array", str(ARRAY), "--sram-kb",
+                        str(SRAM_KB), "--layers", ",".join(layers)],
+                       check=True, stdout=subprocess.DEVNULL)
+        ref = read_reference(out)
+    return [{"layer": name, "wall_s": float(ref[name]["wall_s"])} for name in layers]
+
+
+def time_zigzag(workload: Workload, layers: list[str]) -> list[dict] | None:
+    python = PEERS / "zigzag" / "bin" / "python"
+    if not python.exists():
+        print("ZigZag venv missing: run `bash benchmarks/peers/setup_peers.sh`")
+        return None
+    by_name = {layer.name: layer for layer in workload.layers}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, out = Path(tmp) / "layers.json", Path(tmp) / "zigzag.json"
+        spec.write_text(json.dumps([by_name[name].to_dict() for name in layers]))
+        subprocess.run([str(python), str(HERE / "peers" / "zigzag_run.py"), str(spec), str(out)],
+                       check=True, stdout=subprocess.DEVNULL)
+        result = json.loads(out.read_text())
+    return [{"layer": row["layer"], "wall_s": row["wall_s"]} for row in result["layers"]]
+
+
+def speed_table(workload: Workload, layers: list[str]) -> dict:
+    """Times ours and both peers on ``layers``; prints per-layer seconds and speed-up ratios."""
+    subset = Workload(f"{workload.name}-speed",
+                      tuple(layer for layer in workload.layers if layer.name in layers))
+    ours = time_ours(subset)
+    peers = {"SCALE-Sim 3.0.0 (ws, 32x32)": time_scalesim(layers),
+             "ZigZag (tpu_like, lpf_limit 6)": time_zigzag(zoo.get("resnet18"), layers)}
+    print(f"\nSpeed: seconds per layer on ResNet-18 layers {', '.join(layers)}")
+    print(f"  coexplore, 1 design point:        {ours['single_s_per_layer']:.3e} s/layer")
+    print(f"  coexplore, {ours['batch_designs']} design points batch: "
+          f"{ours['batch_s_per_layer']:.3e} s/layer-evaluation")
+    summary: dict = {"ours": ours, "peers": {}}
+    for peer, rows in peers.items():
+        if rows is None:
+            continue
+        per_layer = float(np.mean([row["wall_s"] for row in rows]))
+        ratio_single = per_layer / ours["single_s_per_layer"]
+        ratio_batch = per_layer / ours["batch_s_per_layer"]
+        summary["peers"][peer] = {"layers": rows, "s_per_layer": per_layer,
+                                  "speedup_single": ratio_single, "speedup_batch": ratio_batch}
+        detail = ", ".join(f"{row['layer']} {row['wall_s']:.1f}" for row in rows)
+        print(f"  {peer:<33} {per_layer:.3e} s/layer ({detail})")
+        for label, ratio in (("1 design point", ratio_single), ("batched", ratio_batch)):
+            verdict = "meets" if ratio >= TARGET_SPEEDUP else "MISSES"
+            print(f"      coexplore is {ratio:,.0f}x faster per layer ({label}); "
+                  f"{verdict} the {TARGET_SPEEDUP:,.0f}x target")
+    return summary
+
+
+def regenerate() -> None:
+    """Re-run SCALE-Sim on the whole ResNet-18 topology for both dataflows (many minutes)."""
+    python = PEERS / "scalesim" / "bin" / "python"
+    to_scalesim_csv(zoo.get("resnet18"), TOPOLOGY)
+    for df in DATAFLOWS:
+        out = reference_path(df)
+        out.unlink(missing_ok=True)
+        subprocess.run([str(python), str(HERE / "peers" / "scalesim_run.py"), str(TOPOLOGY),
+                        str(out), "--dataflow", df, "--array", str(ARRAY), "--sram-kb",
+                        str(SRAM_KB)], check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="time only 2 layers of each peer")
+    parser.add_argument("--no-speed", action="store_true", help="fidelity tables only")
+    parser.add_argument("--regenerate", action="store_true",
+                        help="re-run SCALE-Sim for the reference data first")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if args.regenerate:
+        regenerate()
+    workload = from_scalesim_csv(TOPOLOGY, name="resnet18")
+    report: dict = {"fidelity": fidelity_table(workload)}
+    if not args.no_speed:
+        report["speed"] = speed_table(workload, SPEED_LAYERS[:2] if args.quick else SPEED_LAYERS)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

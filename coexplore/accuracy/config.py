@@ -1,0 +1,90 @@
+"""The accuracy proxy's settings: model, data, seed and the pretrain / fine-tune recipes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ProxyConfig(BaseModel):
+    """Everything the proxy's accuracy depends on, plus where and how fast it runs.
+
+    The study file embeds this as its ``proxy:`` section. Defaults suit the digits data set: one
+    evaluation (quantize, fine-tune ``finetune_steps`` steps, validate) takes a few seconds on two
+    CPU cores, and pretraining the FP32 model (once, cached) about ten seconds.
+
+    Args:
+        model: a registered model name (``digits_cnn``, ``resnet20``, ``mobilenetv2``) or
+            ``"module:factory"``; None: the data set's default model.
+        dataset: a registered data set (``digits``, ``cifar10``).
+        data_dir: folder with the data set's files (CIFAR-10 python batches); digits needs none.
+        seed: seeds the pretraining, the batch order and every fine-tune.
+        threads: torch intra-op threads; None: every core this process may use.
+        device: ``auto`` (GPU when present), ``cpu`` or ``cuda``/``cuda:N``.
+
+    Example:
+        >>> ProxyConfig(finetune_steps=50).dataset
+        'digits'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    dataset: str = "digits"
+    data_dir: Path | None = None
+    seed: int = 0
+    # Pretraining recipe (FP32, Adam + cosine decay); part of the checkpoint's cache key.
+    pretrain_epochs: int = Field(default=40, ge=1)
+    pretrain_lr: float = Field(default=3e-3, gt=0)
+    # Fine-tune recipe (quantized, Adam + cosine decay); part of the result's cache key.
+    finetune_steps: int = Field(default=120, ge=0)
+    lr: float = Field(default=1e-3, gt=0)
+    quantizer_lr_scale: float = Field(default=0.1, gt=0)  # step sizes/thresholds train at lr x this
+    batch_size: int = Field(default=64, ge=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    distribution_loss_weight: float = Field(default=1.0, ge=0)
+    # Where and how fast; not part of any cache key.
+    threads: int | None = Field(default=None, ge=1)
+    device: Literal["auto", "cpu", "cuda"] | str = "auto"
+
+    def resolved_threads(self) -> int:
+        """Threads to give torch: ``threads``, else the cores this process may run on."""
+        if self.threads:
+            return self.threads
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+
+    def resolved_device(self) -> str:
+        """``cuda`` when ``device`` is ``auto`` and a GPU is present, else ``device`` (or ``cpu``)."""
+        import torch
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    def pretrain_recipe(self) -> dict:
+        """The fields the FP32 checkpoint depends on (besides model and data)."""
+        return {
+            "seed": self.seed,
+            "epochs": self.pretrain_epochs,
+            "lr": self.pretrain_lr,
+            "batch_size": self.batch_size,
+            "weight_decay": self.weight_decay,
+        }
+
+    def finetune_recipe(self) -> dict:
+        """The fields a fine-tuned accuracy depends on (besides plan, model, data, checkpoint)."""
+        return {
+            "seed": self.seed,
+            "steps": self.finetune_steps,
+            "lr": self.lr,
+            "quantizer_lr_scale": self.quantizer_lr_scale,
+            "batch_size": self.batch_size,
+            "weight_decay": self.weight_decay,
+            "distribution_loss_weight": self.distribution_loss_weight,
+        }

@@ -1,0 +1,145 @@
+"""User characterization files: measured points (synthesis, CACTI) that replace default curves.
+
+A file lists points per quantity; each quantity is fitted by least-squares polynomial regression
+(degree configurable, as QUIDAM does) and the fit error is reported.
+
+YAML form::
+
+    node_nm: 45                  # node of the measurements (default: the table's reference node)
+    fits:
+      - quantity: mac_energy_pj  # one of USER_QUANTITIES
+        family: int              # PE family (or a PE type such as int8) for PE quantities
+        degree: 2
+        x: [4, 8, 16]            # bits (PE quantities) or bytes (memories)
+        y: [0.06, 0.21, 0.85]
+
+CSV form: columns ``quantity, family, x, y`` and optionally ``degree`` and ``log``, one point per
+row (blank family for memory quantities).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from coexplore.hardware.fitting import PolyCurve
+
+USER_QUANTITIES: dict[str, str] = {
+    "mac_energy_pj": "energy per MAC of a PE family vs bits (sqrt(wb*ab)), pJ",
+    "pe_area_um2": "PE logic area of a PE family vs native bits, um^2",
+    "spad_energy_pj_per_bit": "scratchpad access energy per bit vs spad size in bytes, pJ",
+    "spad_area_um2_per_bit": "scratchpad area per bit vs spad size in bytes, um^2",
+    "glb_energy_pj_per_bit": "global-buffer access energy per bit vs size in bytes, pJ",
+    "glb_area_um2_per_bit": "global-buffer area per bit vs size in bytes, um^2",
+    "dram_energy_pj_per_bit": "DRAM access energy per bit (x ignored; use degree 0), pJ",
+    "leakage_w_per_mm2": "leakage power density (x ignored; use degree 0), W/mm^2",
+}
+"""Quantities a characterization file may fit, with their x variable and unit."""
+
+PE_QUANTITIES = ("mac_energy_pj", "pe_area_um2")
+PE_FAMILIES: dict[str, str] = {
+    "int": "int", "int16": "int", "int8": "int", "int4": "int",
+    "lightpe1": "lightpe1", "lightpe2": "lightpe2", "binary": "binary",
+}
+
+
+class CharacterizationError(ValueError):
+    """A characterization file is invalid; the message names the file, entry and field."""
+
+
+@dataclass(frozen=True)
+class Characterization:
+    """Fitted user curves keyed by ``(quantity, family)`` (family ``""`` for memories)."""
+
+    curves: dict[tuple[str, str], PolyCurve]
+    node_nm: float | None = None
+    source: str = ""
+
+
+def _entry(path: Path, where: str, raw: dict) -> tuple[tuple[str, str], PolyCurve]:
+    q = raw.get("quantity")
+    if q not in USER_QUANTITIES:
+        raise CharacterizationError(
+            f"{path}: {where}.quantity: unknown quantity {q!r}; allowed: {', '.join(USER_QUANTITIES)}"
+        )
+    fam = str(raw.get("family") or raw.get("pe_type") or "")
+    if q in PE_QUANTITIES:
+        if fam not in PE_FAMILIES:
+            raise CharacterizationError(
+                f"{path}: {where}.family: {q} needs a PE family, got {fam!r}; allowed: "
+                f"{', '.join(PE_FAMILIES)}"
+            )
+        fam = PE_FAMILIES[fam]
+    else:
+        fam = ""
+    try:
+        x = [float(v) for v in raw["x"]]
+        y = [float(v) for v in raw["y"]]
+        degree = int(raw.get("degree", 2))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CharacterizationError(f"{path}: {where}: needs numeric lists x and y ({exc})") from exc
+    if len(x) != len(y) or not x:
+        raise CharacterizationError(f"{path}: {where}: x and y must be non-empty and equal length")
+    if degree < 0:
+        raise CharacterizationError(f"{path}: {where}.degree: must be >= 0, got {degree}")
+    log = bool(raw.get("log", False))
+    name = f"{q}[{fam}]" if fam else q
+    try:
+        curve = PolyCurve.fit(x, y, degree, log=log, quantity=name)
+    except ValueError as exc:
+        raise CharacterizationError(f"{path}: {where}: {exc}") from exc
+    return (q, fam), curve
+
+
+def _read_csv(path: Path) -> list[dict]:
+    groups: dict[tuple[str, str], dict] = {}
+    with path.open(newline="") as fh:
+        for i, row in enumerate(csv.DictReader(fh), start=2):
+            if not row.get("quantity"):
+                raise CharacterizationError(f"{path}: line {i}: missing column 'quantity'")
+            key = (row["quantity"].strip(), (row.get("family") or "").strip())
+            g = groups.setdefault(key, {"quantity": key[0], "family": key[1], "x": [], "y": []})
+            try:
+                g["x"].append(float(row["x"]))
+                g["y"].append(float(row["y"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CharacterizationError(f"{path}: line {i}: x and y must be numbers") from exc
+            if row.get("degree"):
+                g["degree"] = int(row["degree"])
+            if row.get("log"):
+                g["log"] = row["log"].strip().lower() in ("1", "true", "yes")
+    return list(groups.values())
+
+
+def load_characterization(path: str | Path) -> Characterization:
+    """Read and fit a characterization file (YAML or CSV).
+
+    Args:
+        path: a ``.yaml``/``.yml`` file with ``fits:`` entries or a ``.csv`` of points.
+
+    Raises:
+        CharacterizationError: naming the file, the entry and the field at fault.
+    """
+    path = Path(path)
+    node = None
+    try:
+        if path.suffix.lower() == ".csv":
+            entries = _read_csv(path)
+        else:
+            data = yaml.safe_load(path.read_text())
+            if not isinstance(data, dict) or not isinstance(data.get("fits"), list):
+                raise CharacterizationError(f"{path}: expected a mapping with a list 'fits'")
+            entries = data["fits"]
+            node = data.get("node_nm")
+    except (OSError, yaml.YAMLError) as exc:
+        raise CharacterizationError(f"{path}: cannot read characterization: {exc}") from exc
+    curves = {}
+    for i, raw in enumerate(entries):
+        if not isinstance(raw, dict):
+            raise CharacterizationError(f"{path}: fits[{i}]: expected a mapping")
+        key, curve = _entry(path, f"fits[{i}]", raw)
+        curves[key] = curve
+    return Characterization(curves, None if node is None else float(node), str(path))

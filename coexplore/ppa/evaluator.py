@@ -1,0 +1,284 @@
+"""The vectorized PPA evaluator: D design points x L layers at once, no loop over design points.
+
+Steps, all on arrays: per-layer precision and bit-fusion passes; the dataflow's array mapping
+(cycles, spad / NoC / GLB accesses; ``D x L``); the GLB tiling with the minimum energy-delay
+product among candidates that fit the buffer (``D x L x M``, argmin over ``M``); energy from the
+technology table, area from the design, and the totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+
+from coexplore.hardware.design import DATAFLOWS, NATIVE_BITS, PE_TYPES, DesignBatch, DesignPoint
+from coexplore.hardware.technology import TechnologyTable
+from coexplore.ppa.dataflows import DATAFLOW_MODELS, ArrayCosts, MappingInputs
+from coexplore.ppa.dataflows._base import FILTER_SPAD_TOO_SMALL, IFMAP_SPAD_TOO_SMALL
+from coexplore.ppa.result import PPAResult
+from coexplore.ppa.tiling import TileSet, tile_set
+from coexplore.workload.layer import Workload
+
+GLB_TOO_SMALL = 3
+_NATIVE = np.array([NATIVE_BITS[name] for name in PE_TYPES], dtype=np.float64)  # (types, 2)
+_CHUNK = 2048  # design points per block of the D x L x M stage (keeps blocks cache-sized)
+
+
+def _per_layer_bits(bits: np.ndarray | None, default: np.ndarray, d: int, n_layers: int, name: str) -> np.ndarray:
+    """Per-layer precision as ``D x L`` floats (``L`` broadcast over designs)."""
+    if bits is None:
+        return np.broadcast_to(default.astype(np.float64)[:, None], (d, n_layers))
+    b = np.asarray(bits, dtype=np.float64)
+    if b.ndim == 1:
+        b = b[None, :]
+    try:
+        b = np.broadcast_to(b, (d, n_layers))
+    except ValueError as exc:
+        raise ValueError(f"{name}: expected shape L={n_layers} or D x L={d} x {n_layers}, got {np.shape(bits)}") from exc
+    if np.any(b < 1):
+        raise ValueError(f"{name}: bits must be >= 1")
+    return b
+
+
+def _array_costs(designs: DesignBatch, layers: dict[str, np.ndarray], caps: tuple[np.ndarray, ...]) -> ArrayCosts:
+    """Run each dataflow on the design points that use it and stitch the ``D x L`` results."""
+    lay = {k: v[None, :] for k, v in layers.items()}
+    common = dict(
+        n=lay["n"], c=lay["c"], k=lay["k"], r=lay["r"], s=lay["s"], p_img=lay["p"], q=lay["q"],
+        groups=lay["groups"], macs=lay["macs"],
+        ifmap_values=lay["n"] * lay["c"] * lay["h"] * lay["w"],
+        weight_values=lay["k"] * (lay["c"] // lay["groups"]) * lay["r"] * lay["s"],
+        ofmap_values=lay["n"] * lay["k"] * lay["p"] * lay["q"],
+    )
+    flows = np.unique(designs.dataflow)
+    parts: list[tuple[np.ndarray | None, ArrayCosts]] = []
+    for code in flows:
+        m = None if len(flows) == 1 else designs.dataflow == code
+        pick = (lambda a: a) if m is None else (lambda a: a[m])
+        x = MappingInputs(
+            **common,
+            rows=pick(designs.pe_rows)[:, None], cols=pick(designs.pe_cols)[:, None],
+            ifmap_cap=pick(caps[0]), filter_cap=pick(caps[1]), psum_cap=pick(caps[2]),
+        )
+        parts.append((m, DATAFLOW_MODELS[DATAFLOWS[int(code)]].map(x)))
+    if len(parts) == 1:
+        return parts[0][1]
+    shape = caps[0].shape
+    out = {f.name: np.zeros(shape, dtype=np.float64) for f in fields(ArrayCosts)}
+    for m, costs in parts:
+        for name, arr in out.items():
+            arr[m] = np.broadcast_to(getattr(costs, name), (int(m.sum()), shape[1]))
+    return ArrayCosts(**out)
+
+
+def _choose_tiling(
+    tiles: TileSet, wb: np.ndarray, ab: np.ndarray, pb: np.ndarray, glb_bits: np.ndarray,
+    base_pj: np.ndarray, comp_cycles: np.ndarray, fill_pj_per_bit: np.ndarray,
+    bits_per_cycle: np.ndarray, leak_pj_per_cycle: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Min-EDP legal GLB tiling per ``D x L``: (DRAM bits, cycles, fits) of the chosen candidate.
+
+    Args are ``D x L`` (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``) or ``D x 1``.
+    """
+    d, n_layers = wb.shape
+    traffic = np.empty((d, n_layers))
+    cycles = np.empty((d, n_layers))
+    fits = np.empty((d, n_layers), dtype=bool)
+    for lo in range(0, d, _CHUNK):
+        sl = slice(lo, lo + _CHUNK)
+        w3, a3, p3 = wb[sl, :, None], ab[sl, :, None], pb[sl, :, None]
+        t_a = tiles.w_a * w3 + tiles.i_a * a3
+        t_b = tiles.w_b * w3 + tiles.i_b * a3
+        bits = np.minimum(t_a, t_b)
+        bits += tiles.spill * p3
+        bits += tiles.ofmap * a3
+        foot = tiles.fp_w * w3 + tiles.fp_a * a3 + tiles.fp_p * p3
+        ok = foot <= glb_bits[sl, :, None]
+        cyc = np.maximum(comp_cycles[sl, :, None], np.ceil(bits / bits_per_cycle[sl, :, None]))
+        energy = base_pj[sl, :, None] + bits * fill_pj_per_bit[sl, :, None] + cyc * leak_pj_per_cycle[sl, :, None]
+        edp = np.where(ok, energy * cyc, np.inf)
+        best = np.argmin(edp, axis=2)
+        any_ok = ok.any(axis=2)
+        # Nothing fits: report the smallest-footprint tile's numbers (the point is flagged).
+        best = np.where(any_ok, best, np.argmin(foot, axis=2))
+        take = best[:, :, None]
+        traffic[sl] = np.take_along_axis(bits, take, axis=2)[:, :, 0]
+        cycles[sl] = np.take_along_axis(cyc, take, axis=2)[:, :, 0]
+        fits[sl] = any_ok
+    return traffic, cycles, fits
+
+
+def _area_mm2(designs: DesignBatch, tech: TechnologyTable, nw: np.ndarray, na: np.ndarray, acc: np.ndarray) -> dict[str, np.ndarray]:
+    """Area by component (``D``), from native precision and sizes, scaled to the node."""
+    n_pes = (designs.pe_rows * designs.pe_cols).astype(np.float64)
+    spad_bits = (
+        designs.ifmap_spad * na * tech.spad_area_um2_per_bit(designs.ifmap_spad * na / 8)
+        + designs.filter_spad * nw * tech.spad_area_um2_per_bit(designs.filter_spad * nw / 8)
+        + designs.psum_spad * acc * tech.spad_area_um2_per_bit(designs.psum_spad * acc / 8)
+    )
+    glb_bytes = designs.glb_kib * 1024.0
+    scale = tech.area_scale(designs.tech_nm) * 1e-6
+    words = tech.const("noc_area_words_per_pe")
+    return {
+        "pe": n_pes * tech.pe_area_um2(designs.pe_type) * scale,
+        "spad": n_pes * spad_bits * scale,
+        "glb": glb_bytes * 8 * tech.glb_area_um2_per_bit(glb_bytes) * scale,
+        "noc": n_pes * words * np.maximum(nw, na) * tech.const("dff_area_um2") * scale,
+    }
+
+
+def evaluate(
+    designs: DesignBatch,
+    workload: Workload,
+    *,
+    tech: TechnologyTable | None = None,
+    weight_bits: np.ndarray | None = None,
+    act_bits: np.ndarray | None = None,
+) -> PPAResult:
+    """Power, performance and area of every design point on every layer of a workload.
+
+    A layer whose bits exceed the PE's native bits runs in ``ceil(wb/nw) * ceil(ab/na)`` passes
+    (cycles and MAC energy multiply); lower precision gates the datapath and packs every word
+    moved. Points where a minimal tile does not fit come back with ``feasible`` False and a
+    reason; nothing raises for a bad fit.
+
+    Args:
+        designs: ``D`` design points.
+        workload: ``L`` layers.
+        tech: technology table (default: the shipped 45 nm table).
+        weight_bits: per-layer weight precision, shape ``L`` or ``D x L`` (default: each design's
+            ``weight_bits``).
+        act_bits: per-layer activation precision, shape ``L`` or ``D x L``.
+
+    Example:
+        >>> from coexplore.hardware import DesignBatch, DesignPoint
+        >>> from coexplore.workload import Layer, Workload
+        >>> wl = Workload("fc", (Layer("fc", kind="linear", c=64, k=32),))
+        >>> res = evaluate(DesignBatch.from_points([DesignPoint(), DesignPoint(pe_type="int16")]), wl)
+        >>> res.energy_j.shape, bool(res.energy_j[0] < res.energy_j[1])
+        ((2,), True)
+    """
+    tech = tech or TechnologyTable.default()
+    d, n_layers = len(designs), len(workload)
+    layers = workload.arrays()
+    wb = _per_layer_bits(weight_bits, designs.weight_bits, d, n_layers, "weight_bits")
+    ab = _per_layer_bits(act_bits, designs.act_bits, d, n_layers, "act_bits")
+    code = designs.pe_type
+    nw, na = _NATIVE[code, 0], _NATIVE[code, 1]
+    passes = np.ceil(wb / nw[:, None]) * np.ceil(ab / na[:, None])
+    wb_op, ab_op = np.minimum(wb, nw[:, None]), np.minimum(ab, na[:, None])
+    e_scale = tech.energy_scale(designs.tech_nm)[:, None]
+    e_mac = tech.mac_energy_pj(code[:, None], wb_op, ab_op) * passes * e_scale
+    pb = tech.accumulator_bits(code[:, None], wb_op, ab_op)
+    acc_native = tech.accumulator_bits(code, nw, na)
+
+    # Spad capacities in values: a native word packs floor(native / bits) narrower values.
+    caps = (
+        designs.ifmap_spad[:, None] * np.floor(na[:, None] / ab_op),
+        designs.filter_spad[:, None] * np.floor(nw[:, None] / wb_op),
+        designs.psum_spad[:, None] + np.zeros((1, n_layers)),
+    )
+    arr = _array_costs(designs, layers, caps)
+    macs = layers["macs"].astype(np.float64)[None, :]
+    comp_cycles = arr.cycles * passes
+
+    e_if = tech.spad_energy_pj_per_bit(designs.ifmap_spad * na / 8)[:, None]
+    e_fi = tech.spad_energy_pj_per_bit(designs.filter_spad * nw / 8)[:, None]
+    e_ps = tech.spad_energy_pj_per_bit(designs.psum_spad * acc_native / 8)[:, None]
+    glb_bytes = designs.glb_kib * 1024.0
+    e_glb = tech.glb_energy_pj_per_bit(glb_bytes)[:, None] * e_scale
+    e_noc = tech.noc_energy_pj_per_bit() * e_scale
+    e_dram = tech.dram_energy_pj_per_bit() * e_scale
+
+    mac_pj = macs * e_mac
+    spad_pj = (arr.spad_w * wb * e_fi + arr.spad_a * ab * e_if + arr.spad_p * pb * e_ps) * e_scale
+    noc_pj = (arr.noc_w * wb + arr.noc_a * ab + arr.noc_p * pb) * e_noc
+    glb_array_pj = (arr.glb_w * wb + arr.glb_a * ab + arr.glb_p * pb) * e_glb
+
+    area = _area_mm2(designs, tech, nw, na, acc_native)
+    area_total = sum(area.values())
+    clock_hz = designs.clock_mhz * 1e6
+    leak_w = tech.leakage_w_per_mm2(designs.tech_nm) * area_total
+    leak_pj_per_cycle = (leak_w / clock_hz * 1e12)[:, None]
+    bits_per_cycle = (designs.dram_gbps * 1e9 * 8 / clock_hz)[:, None]
+
+    traffic, cycles, glb_fits = _choose_tiling(
+        tile_set(layers), wb, ab, pb, (glb_bytes * 8)[:, None],
+        mac_pj + spad_pj + noc_pj + glb_array_pj, comp_cycles, e_dram + e_glb, bits_per_cycle,
+        leak_pj_per_cycle,
+    )
+    layer_pj = {
+        "mac": mac_pj,
+        "spad": spad_pj,
+        "noc": noc_pj,
+        "glb": glb_array_pj + traffic * e_glb,
+        "dram": traffic * e_dram,
+        "leakage": cycles * leak_pj_per_cycle,
+    }
+    layer_j = {k: np.broadcast_to(v, (d, n_layers)) * 1e-12 for k, v in layer_pj.items()}
+    layer_energy = sum(layer_j.values())
+    n_pes = (designs.pe_rows * designs.pe_cols).astype(np.float64)[:, None]
+    utilization = macs * passes / (n_pes * cycles)
+
+    reason_code = np.where(arr.reason != 0, arr.reason, np.where(glb_fits, 0, GLB_TOO_SMALL))
+    feasible = ~np.any(reason_code != 0, axis=1)
+    reasons = _reasons(reason_code, feasible, designs, workload, ab_op, wb_op)
+
+    total_macs = np.full(d, float(workload.macs))
+    total_cycles = cycles.sum(axis=1)
+    latency = total_cycles / clock_hz
+    energy = layer_energy.sum(axis=1)
+    return PPAResult(
+        feasible=feasible,
+        infeasible_reason=reasons,
+        macs=total_macs,
+        cycles=total_cycles,
+        latency_s=latency,
+        energy_j=energy,
+        area_mm2=area_total,
+        power_w=energy / latency,
+        gops_per_mm2=2 * total_macs / latency / 1e9 / area_total,
+        tops_per_w=2 * total_macs / energy / 1e12,
+        edp=energy * latency,
+        energy_breakdown_j={k: v.sum(axis=1) for k, v in layer_j.items()},
+        area_breakdown_mm2=area,
+        layer_macs=np.broadcast_to(macs, (d, n_layers)),
+        layer_cycles=cycles,
+        layer_compute_cycles=np.broadcast_to(comp_cycles, (d, n_layers)),
+        layer_energy_j=layer_energy,
+        layer_energy_breakdown_j=layer_j,
+        layer_utilization=utilization,
+        layer_dram_bytes=traffic / 8,
+        layer_weight_bits=wb,
+        layer_act_bits=ab,
+        layer_names=tuple(workload.layer_names),
+    )
+
+
+def _reasons(
+    code: np.ndarray, feasible: np.ndarray, designs: DesignBatch, workload: Workload,
+    ab: np.ndarray, wb: np.ndarray,
+) -> np.ndarray:
+    """One message per infeasible point naming its first failing layer and the design field."""
+    out = np.full(len(feasible), "", dtype=object)
+    for i in np.flatnonzero(~feasible):  # only the (usually few) infeasible points
+        j = int(np.argmax(code[i] != 0))
+        layer = workload.layers[j]
+        c = int(code[i, j])
+        if c == IFMAP_SPAD_TOO_SMALL:
+            msg = (f"layer {layer.name}: a filter row of S={layer.s} activations at {ab[i, j]:.0f} bits "
+                   f"does not fit ifmap_spad={designs.ifmap_spad[i]} words (row_stationary needs >= S values)")
+        elif c == FILTER_SPAD_TOO_SMALL:
+            msg = (f"layer {layer.name}: a filter row of S={layer.s} weights at {wb[i, j]:.0f} bits "
+                   f"does not fit filter_spad={designs.filter_spad[i]} words (row_stationary needs >= S values)")
+        else:
+            msg = (f"layer {layer.name}: glb_kib={designs.glb_kib[i]:g} cannot hold the smallest "
+                   f"tile (one filter slice, its input rows and outputs); increase glb_kib")
+        out[i] = msg
+    return out
+
+
+def evaluate_point(design: DesignPoint, workload: Workload, **kw) -> PPAResult:
+    """:func:`evaluate` for a single design point (``D = 1``)."""
+    return evaluate(DesignBatch.from_points([design]), workload, **kw)

@@ -1,0 +1,84 @@
+"""Which quantizer each PE type uses: one registry line per scheme and per PE type.
+
+Adding a scheme means one new file with a :class:`WeightQuantizer` (and, if its activations differ,
+an :class:`ActQuantizer`) plus one line in each table below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from coexplore.quant._base import ActQuantizer, WeightQuantizer
+from coexplore.quant._binary import BinaryActQuantizer, BinaryWeightQuantizer
+from coexplore.quant._pow2 import PowerOfTwoWeightQuantizer
+from coexplore.quant._uniform import UniformActQuantizer, UniformWeightQuantizer
+
+WEIGHT_QUANTIZERS: dict[str, type[WeightQuantizer]] = {
+    "uniform": UniformWeightQuantizer,
+    "pow2": PowerOfTwoWeightQuantizer,
+    "binary": BinaryWeightQuantizer,
+}
+"""Weight quantizer class by scheme name."""
+
+ACT_QUANTIZERS: dict[str, type[ActQuantizer]] = {
+    "uniform": UniformActQuantizer,
+    "binary": BinaryActQuantizer,
+}
+"""Activation quantizer class by scheme name."""
+
+PE_WEIGHT_SCHEME: dict[str, tuple[str, dict[str, Any]]] = {
+    # pe_type: (weight scheme, its options). Activations are uniform for every PE type; any layer
+    # at 1 bit (weights or activations) is binary whatever the PE type.
+    "int16": ("uniform", {}),
+    "int8": ("uniform", {}),
+    "int4": ("uniform", {}),
+    "lightpe1": ("pow2", {"terms": 1}),
+    "lightpe2": ("pow2", {"terms": 2}),
+    "binary": ("binary", {}),
+}
+
+
+@dataclass(frozen=True)
+class LayerQuantSpec:
+    """The quantizers of one layer: scheme names, bits and options, resolved from a plan."""
+
+    name: str
+    weight_scheme: str
+    weight_bits: int
+    act_scheme: str
+    act_bits: int
+    weight_options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, weight: torch.Tensor) -> tuple[WeightQuantizer, ActQuantizer]:
+        """Instantiate the weight and activation quantizers for a layer with this ``weight``."""
+        try:
+            wq = WEIGHT_QUANTIZERS[self.weight_scheme](self.weight_bits, weight, **self.weight_options)
+            aq = ACT_QUANTIZERS[self.act_scheme](self.act_bits)
+        except ValueError as exc:
+            raise ValueError(f"layer {self.name}: {exc}") from exc
+        return wq, aq
+
+    def canonical(self) -> list:
+        """JSON-able identity of the quantizers (what the accuracy depends on)."""
+        opts = sorted(self.weight_options.items())
+        return [self.name, self.weight_scheme, self.weight_bits, opts, self.act_scheme, self.act_bits]
+
+
+def layer_spec(pe_type: str, name: str, weight_bits: int, act_bits: int) -> LayerQuantSpec:
+    """The quantizers a layer of a ``pe_type`` accelerator gets at the given bits.
+
+    A layer at 1 bit is binarized; a layer above 1 bit on a binary PE (a pinned first or last
+    layer) is uniform INT-n, as BNNs keep those layers at higher precision.
+    """
+    if pe_type not in PE_WEIGHT_SCHEME:
+        raise ValueError(f"pe_type: unknown {pe_type!r}; allowed: {', '.join(PE_WEIGHT_SCHEME)}")
+    scheme, options = PE_WEIGHT_SCHEME[pe_type]
+    if weight_bits == 1:
+        scheme, options = "binary", {}
+    elif scheme == "binary":
+        scheme, options = "uniform", {}
+    act_scheme = "binary" if act_bits == 1 else "uniform"
+    return LayerQuantSpec(name, scheme, int(weight_bits), act_scheme, int(act_bits), dict(options))

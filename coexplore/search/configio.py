@@ -1,0 +1,75 @@
+"""Reading declarative YAML files and reporting their problems one line per field, with its path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+# Tags of discriminated unions; pydantic puts them in an error's location, users never write them.
+_UNION_TAGS = frozenset({"int", "float", "categorical", "botorch", "gp", "nsga2", "tpe", "random"})
+
+
+class ConfigError(ValueError):
+    """A study, space or objectives file is invalid; ``lines`` holds one problem per line.
+
+    Each line reads ``<file>: <yaml.path>: <what is wrong>`` so a user can go straight to it.
+    """
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+def error_lines(err: ValidationError, prefix: str = "", source: str | None = None) -> list[str]:
+    """One line per pydantic error: ``[source: ]prefix.field.path: message``.
+
+    Args:
+        err: the validation error.
+        prefix: YAML path of the validated mapping inside its file ("" at the top).
+        source: file name to put in front of each line.
+    """
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"] if str(p) not in _UNION_TAGS and not str(p).startswith("function-")]
+        path = ".".join(p for p in (prefix, *loc) if p != "")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "missing required key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        elif msg.startswith("Assertion failed, "):
+            msg = msg[len("Assertion failed, "):]
+        line = f"{path or '<root>'}: {msg}"
+        lines.append(f"{source}: {line}" if source else line)
+    return lines
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML file that must hold a mapping; raise :class:`ConfigError` naming the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read file: {exc.strerror or exc}"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}".replace("\n", " ")]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of keys, got {type(data).__name__}"])
+    return data
+
+
+def validate(model: type[M], data: Any, prefix: str = "", source: str | None = None) -> M:
+    """Validate ``data`` into ``model``; raise :class:`ConfigError` with one line per problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(error_lines(exc, prefix, source)) from exc

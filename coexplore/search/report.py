@@ -1,0 +1,126 @@
+"""What a study has found so far: state counts, budget, proxy use, Pareto set, hypervolume.
+
+Everything here reads the Optuna study only (its trials and the user_attrs of the observer
+contract), so it works the same for a running, finished or killed study, from any process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+
+from coexplore.search import pareto
+
+
+@dataclass
+class StudySummary:
+    """Counts by state, budget, proxy evaluations, and the feasible Pareto set's size and hypervolume."""
+
+    name: str
+    complete: int
+    running: int
+    fail: int
+    pruned: int
+    waiting: int
+    budget: int
+    feasible: int
+    proxy_evaluations: int
+    pareto_size: int
+    hypervolume: float
+    objectives: list[str] = field(default_factory=list)
+    best: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one fact per line."""
+        out = [
+            f"study {self.name}: {self.complete}/{self.budget} trials complete"
+            f" ({self.running} running, {self.fail} failed, {self.pruned} pruned, {self.waiting} waiting)",
+            f"accuracy proxy evaluations: {self.proxy_evaluations} for {self.complete + self.fail + self.pruned}"
+            " finished trials (the rest were cache hits: hardware-only changes)",
+            f"feasible trials: {self.feasible}; Pareto set: {self.pareto_size} trials; hypervolume {self.hypervolume:.6g}",
+        ]
+        if self.best:
+            out.append("best per objective: " + ", ".join(f"{k} {v:.4g}" for k, v in self.best.items()))
+        return out
+
+
+def objective_names(study: optuna.Study) -> list[str]:
+    """Objective metric names from the study's user_attrs (``objective_<i>`` when absent)."""
+    objs = study.user_attrs.get("objectives")
+    if objs:
+        return [o["name"] for o in objs]
+    return [f"objective_{i}" for i in range(len(study.directions))]
+
+
+def reference_point(study: optuna.Study) -> list[float] | None:
+    """The stored hypervolume reference point, if any."""
+    ref = study.user_attrs.get("reference_point")
+    return [float(v) for v in ref] if ref else None
+
+
+def summarize(study: optuna.Study) -> StudySummary:
+    """Summary of a study from its storage."""
+    trials = study.get_trials(deepcopy=False)
+    counts = {"complete": 0, "running": 0, "fail": 0, "pruned": 0, "waiting": 0}
+    for t in trials:
+        counts[t.state.name.lower()] += 1
+    directions = pareto.study_directions(study)
+    names = objective_names(study)
+    ok = pareto.completed_feasible(trials)
+    front = pareto.pareto_trials(trials, directions)
+    ref = reference_point(study)
+    hv = pareto.hypervolume(np.array([t.values for t in front]), directions, ref) if front and ref else 0.0
+    best: dict[str, float] = {}
+    for i, (n, d) in enumerate(zip(names, directions)):
+        vals = [t.values[i] for t in ok]
+        if vals:
+            best[n] = float(max(vals) if d == "maximize" else min(vals))
+    return StudySummary(
+        name=study.study_name,
+        budget=int(study.user_attrs.get("n_trials", 0)),
+        feasible=len(ok),
+        proxy_evaluations=sum(1 for t in trials if t.user_attrs.get("proxy_cache_hit") is False),
+        pareto_size=len(front),
+        hypervolume=float(hv),
+        objectives=names,
+        best=best,
+        **counts,
+    )
+
+
+def pareto_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """The feasible Pareto set: one dict per trial with ``trial``, each objective by name, ``params``."""
+    names = objective_names(study)
+    rows = []
+    for t in pareto.pareto_trials(study.get_trials(deepcopy=False), pareto.study_directions(study)):
+        row: dict[str, Any] = {"trial": t.number}
+        row.update({n: float(v) for n, v in zip(names, t.values)})
+        row["params"] = dict(t.params)
+        rows.append(row)
+    return rows
+
+
+def list_studies(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
+    """One row per study in the storage: name, complete trials, budget, objectives."""
+    rows = []
+    for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=s.study_name, storage=storage)
+        complete = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+        rows.append(
+            {
+                "name": s.study_name,
+                "complete": complete,
+                "budget": int(s.user_attrs.get("n_trials", 0)),
+                "trials": s.n_trials,
+                "objectives": [o["name"] for o in s.user_attrs.get("objectives", [])],
+                "started": s.datetime_start.isoformat(timespec="seconds") if s.datetime_start else None,
+            }
+        )
+    return rows

@@ -1,0 +1,375 @@
+"""Search spaces: hardware axes and model-side (PE type, per-layer/group bits) parameters, from YAML.
+
+A space file (``spaces/*.yaml``) has three sections::
+
+    hardware:            # axes searched; names are DesignPoint fields
+      pe_rows: {type: int, low: 4, high: 16, step: 4}
+      glb_kib: {type: int, low: 32, high: 512, log: true}
+      dram_gbps: {type: categorical, choices: [6.4, 12.8, 25.6]}
+    fixed:               # DesignPoint fields held constant (others take DesignPoint defaults)
+      clock_mhz: 200
+    model:               # model-side choices (they change accuracy, so they cost proxy runs)
+      pe_type: [int8, int4, lightpe1, binary]
+      weight_bits: {choices: [2, 4, 8], per: network}   # network | group | layer
+      act_bits: {choices: [4, 8]}
+      groups: {stem: ["conv1"], body: ["*"]}            # fnmatch patterns, first match wins
+      pin_first_last: 8
+
+``weight_bits``/``act_bits`` are conditional: they are searched only for the PE types in their
+``pe_types`` (default: integer PE types for weights, all but binary for activations); the other PE
+types run at their native precision (:data:`coexplore.hardware.NATIVE_BITS`). A chosen width above
+the PE type's native width is clipped to it (the datapath cannot hold more bits).
+
+Grid discretization (:meth:`SearchSpace.hardware_grid`): categorical -> its choices; int -> every
+``step`` from low to high, or with ``log: true`` and no step the doublings of low up to high (high
+included); float -> every ``step``, else 5 points (geometric when ``log``); ``grid: [...]`` on any
+axis overrides.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from coexplore.hardware.design import NATIVE_BITS, PE_TYPES, DesignPoint, PeType
+from coexplore.search.configio import ConfigError, read_yaml, validate
+
+HARDWARE_FIELDS: tuple[str, ...] = tuple(
+    f for f in DesignPoint.model_fields if f not in ("pe_type", "weight_bits", "act_bits")
+)
+"""DesignPoint fields a space may search or fix (precision belongs to the model section)."""
+
+INTEGER_PE_TYPES: tuple[str, ...] = ("int16", "int8", "int4")
+_FLOAT_GRID_POINTS = 5
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IntParam(_Strict):
+    """Integer axis from ``low`` to ``high`` inclusive, every ``step``; ``log`` samples log-uniformly."""
+
+    type: Literal["int"]
+    low: int = Field(gt=0)
+    high: int = Field(gt=0)
+    step: int = Field(default=1, ge=1)
+    log: bool = False
+    grid: list[int] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> "IntParam":
+        if self.high < self.low:
+            raise ValueError(f"empty range: high ({self.high}) must be >= low ({self.low})")
+        if self.log and self.step != 1:
+            raise ValueError("log: true cannot be combined with step (Optuna forbids it)")
+        return self
+
+    def grid_values(self) -> list[int]:
+        """Values enumerated by the grid."""
+        if self.grid is not None:
+            return list(self.grid)
+        if self.log:
+            vals, v = [], self.low
+            while v < self.high:
+                vals.append(v)
+                v *= 2
+            return vals + [self.high]
+        return list(range(self.low, self.high + 1, self.step))
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[int]:
+        """n random values (log-uniform when ``log``)."""
+        if self.log:
+            u = rng.uniform(math.log(self.low), math.log(self.high + 1), n)
+            return [int(min(self.high, max(self.low, math.floor(math.exp(x))))) for x in u]
+        k = (self.high - self.low) // self.step
+        return [int(self.low + self.step * i) for i in rng.integers(0, k + 1, n)]
+
+    def suggest(self, trial: Any, name: str) -> int:
+        """Ask an Optuna trial for this axis."""
+        return trial.suggest_int(name, self.low, self.high, step=self.step, log=self.log)
+
+
+class FloatParam(_Strict):
+    """Real axis from ``low`` to ``high``; optional ``step``; ``log`` samples log-uniformly."""
+
+    type: Literal["float"]
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+    step: float | None = Field(default=None, gt=0)
+    log: bool = False
+    grid: list[float] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> "FloatParam":
+        if self.high < self.low:
+            raise ValueError(f"empty range: high ({self.high}) must be >= low ({self.low})")
+        if self.log and self.step is not None:
+            raise ValueError("log: true cannot be combined with step (Optuna forbids it)")
+        return self
+
+    def grid_values(self) -> list[float]:
+        """Values enumerated by the grid."""
+        if self.grid is not None:
+            return list(self.grid)
+        if self.step is not None:
+            n = int(math.floor((self.high - self.low) / self.step + 1e-9))
+            return [self.low + i * self.step for i in range(n + 1)]
+        if self.log:
+            return [float(v) for v in np.geomspace(self.low, self.high, _FLOAT_GRID_POINTS)]
+        return [float(v) for v in np.linspace(self.low, self.high, _FLOAT_GRID_POINTS)]
+
+    def sample(self, rng: np.random.Generator, n: int) -> list[float]:
+        """n random values (log-uniform when ``log``, on the step lattice when ``step``)."""
+        if self.log:
+            return [float(v) for v in np.exp(rng.uniform(math.log(self.low), math.log(self.high), n))]
+        if self.step is not None:
+            vals = self.grid_values()
+            return [vals[i] for i in rng.integers(0, len(vals), n)]
+        return [float(v) for v in rng.uniform(self.low, self.high, n)]
+
+    def suggest(self, trial: Any, name: str) -> float:
+        """Ask an Optuna trial for this axis."""
+        return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
+
+
+class CategoricalParam(_Strict):
+    """A list of allowed values (numbers or names such as dataflows)."""
+
+    type: Literal["categorical"]
+    choices: list[Union[int, float, str]] = Field(min_length=1)
+
+    def grid_values(self) -> list:
+        """Values enumerated by the grid."""
+        return list(self.choices)
+
+    def sample(self, rng: np.random.Generator, n: int) -> list:
+        """n random choices."""
+        return [self.choices[i] for i in rng.integers(0, len(self.choices), n)]
+
+    def suggest(self, trial: Any, name: str) -> Any:
+        """Ask an Optuna trial for this axis."""
+        return trial.suggest_categorical(name, list(self.choices))
+
+
+HardwareParam = Annotated[Union[IntParam, FloatParam, CategoricalParam], Field(discriminator="type")]
+
+
+class BitsParam(_Strict):
+    """Bit widths searched for weights or activations, per network, named group or layer."""
+
+    choices: list[Annotated[int, Field(ge=1, le=16)]] = Field(min_length=1)
+    per: Literal["network", "group", "layer"] = "network"
+    pe_types: list[PeType] | None = None
+
+
+class ModelSpace(_Strict):
+    """Model-side choices: PE type and (conditional) precision per network/group/layer."""
+
+    pe_type: list[PeType] = Field(min_length=1)
+    weight_bits: BitsParam | None = None
+    act_bits: BitsParam | None = None
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    pin_first_last: Annotated[int, Field(ge=1, le=16)] | None = None
+
+    @model_validator(mode="after")
+    def _groups_when_needed(self) -> "ModelSpace":
+        for key in ("weight_bits", "act_bits"):
+            bits = getattr(self, key)
+            if bits is not None and bits.per == "group" and not self.groups:
+                raise ValueError(f"{key}.per is 'group' but no groups are defined (add model.groups)")
+        return self
+
+    def searched_pe_types(self, key: str) -> tuple[str, ...]:
+        """PE types for which ``key`` ("weight_bits"/"act_bits") is a search parameter."""
+        bits = getattr(self, key)
+        if bits is None:
+            return ()
+        if bits.pe_types is not None:
+            return tuple(bits.pe_types)
+        default = INTEGER_PE_TYPES if key == "weight_bits" else tuple(p for p in PE_TYPES if p != "binary")
+        return tuple(p for p in default if p in self.pe_type)
+
+
+class ModelChoice(BaseModel):
+    """The model-side part of one trial: PE type and the bits of every layer."""
+
+    pe_type: str
+    weight_bits: int
+    act_bits: int
+    layer_weight_bits: dict[str, int] = Field(default_factory=dict)
+    layer_act_bits: dict[str, int] = Field(default_factory=dict)
+    pin_first_last: int | None = None
+
+
+class SearchSpace(_Strict):
+    """A whole search space: hardware axes, fixed hardware fields, model-side parameters.
+
+    Example:
+        >>> space = load_space("spaces/quickstart.yaml")
+        >>> cols = space.hardware_grid()          # every combination, PE type included
+        >>> sorted(cols)[:2]
+        ['act_bits', 'clock_mhz']
+    """
+
+    hardware: dict[str, HardwareParam] = Field(default_factory=dict)
+    fixed: dict[str, Union[int, float, str]] = Field(default_factory=dict)
+    model: ModelSpace
+
+    # ---- hardware-only views (PPA sweeps) -------------------------------------------------
+    def _columns(self, rows: list[dict[str, Any]]) -> dict[str, list]:
+        base = DesignPoint().model_dump()
+        base.update(self.fixed)
+        cols: dict[str, list] = {k: [] for k in base}
+        for row in rows:
+            full = {**base, **row}
+            w, a = NATIVE_BITS[full["pe_type"]]
+            full["weight_bits"], full["act_bits"] = w, a
+            for k in cols:
+                cols[k].append(full[k])
+        return cols
+
+    def grid_size(self) -> int:
+        """Number of design points in :meth:`hardware_grid` (without building it)."""
+        n = len(self.model.pe_type)
+        for p in self.hardware.values():
+            n *= len(p.grid_values())
+        return n
+
+    def hardware_grid(self) -> dict[str, list]:
+        """Every combination of the hardware axes and PE types, as columns for ``DesignBatch.from_columns``.
+
+        Precision is the PE type's native one; fields neither searched nor fixed take DesignPoint defaults.
+        """
+        names = list(self.hardware)
+        axes = [self.hardware[n].grid_values() for n in names]
+        rows = [
+            {"pe_type": pe, **dict(zip(names, combo))}
+            for pe in self.model.pe_type
+            for combo in itertools.product(*axes)
+        ]
+        return self._columns(rows)
+
+    def sample_hardware(self, n: int, seed: int = 0) -> dict[str, list]:
+        """``n`` random design points (PE type included) as columns for ``DesignBatch.from_columns``."""
+        rng = np.random.default_rng(seed)
+        samples = {name: p.sample(rng, n) for name, p in self.hardware.items()}
+        pes = [self.model.pe_type[i] for i in rng.integers(0, len(self.model.pe_type), n)]
+        rows = [{"pe_type": pes[i], **{k: v[i] for k, v in samples.items()}} for i in range(n)]
+        return self._columns(rows)
+
+    # ---- Optuna --------------------------------------------------------------------------
+    def suggest(self, trial: Any, layer_names: list[str]) -> tuple[dict[str, Any], ModelChoice]:
+        """Sample one trial: hardware fields for a DesignPoint and the model-side choice.
+
+        Args:
+            trial: an ``optuna.Trial`` (anything with ``suggest_int/float/categorical``).
+            layer_names: the network's quantizable layers, in order.
+        """
+        pe = trial.suggest_categorical("pe_type", list(self.model.pe_type))
+        hw = dict(self.fixed)
+        for name, p in self.hardware.items():
+            hw[name] = p.suggest(trial, name)
+        native_w, native_a = NATIVE_BITS[pe]
+        bits: dict[str, dict[str, int]] = {}
+        default: dict[str, int] = {"weight_bits": native_w, "act_bits": native_a}
+        for key, native in (("weight_bits", native_w), ("act_bits", native_a)):
+            spec = getattr(self.model, key)
+            bits[key] = {}
+            if spec is None or pe not in self.model.searched_pe_types(key):
+                continue
+            if spec.per == "network":
+                default[key] = min(native, trial.suggest_categorical(key, list(spec.choices)))
+            elif spec.per == "layer":
+                for layer in layer_names:
+                    bits[key][layer] = min(native, trial.suggest_categorical(f"{key}.{layer}", list(spec.choices)))
+            else:
+                members = self.group_members(layer_names)
+                for group, layers in members.items():
+                    if layers:
+                        b = min(native, trial.suggest_categorical(f"{key}.{group}", list(spec.choices)))
+                        bits[key].update({layer: b for layer in layers})
+        choice = ModelChoice(
+            pe_type=pe,
+            weight_bits=default["weight_bits"],
+            act_bits=default["act_bits"],
+            layer_weight_bits=bits["weight_bits"],
+            layer_act_bits=bits["act_bits"],
+            pin_first_last=self.model.pin_first_last,
+        )
+        return hw, choice
+
+    def group_members(self, layer_names: list[str]) -> dict[str, list[str]]:
+        """Layers of each named group: a layer joins the first group with a matching fnmatch pattern."""
+        out: dict[str, list[str]] = {g: [] for g in self.model.groups}
+        for layer in layer_names:
+            for group, patterns in self.model.groups.items():
+                if any(fnmatch.fnmatchcase(layer, pat) for pat in patterns):
+                    out[group].append(layer)
+                    break
+        return out
+
+
+def _semantic_problems(space: SearchSpace) -> list[tuple[str, str]]:
+    """(yaml path, message) for names and values the schema alone cannot check."""
+    problems: list[tuple[str, str]] = []
+    allowed = ", ".join(HARDWARE_FIELDS)
+    for section in ("hardware", "fixed"):
+        for name in getattr(space, section):
+            if name not in HARDWARE_FIELDS:
+                hint = " (pe_type and bits belong to the model section)" if name in ("pe_type", "weight_bits", "act_bits") else ""
+                problems.append((f"{section}.{name}", f"unknown hardware parameter{hint}; allowed: {allowed}"))
+    for name in set(space.hardware) & set(space.fixed):
+        problems.append((f"fixed.{name}", "also searched under hardware; keep one"))
+
+    def check(path: str, name: str, value: Any) -> None:
+        if name not in HARDWARE_FIELDS:
+            return
+        try:
+            DesignPoint(**{name: value})
+        except ValidationError as exc:
+            problems.append((path, f"{value!r}: {exc.errors()[0]['msg']}"))
+
+    for name, value in space.fixed.items():
+        check(f"fixed.{name}", name, value)
+    for name, p in space.hardware.items():
+        if isinstance(p, CategoricalParam):
+            for i, v in enumerate(p.choices):
+                check(f"hardware.{name}.choices.{i}", name, v)
+        else:
+            check(f"hardware.{name}.low", name, p.low)
+            check(f"hardware.{name}.high", name, p.high)
+    return problems
+
+
+def parse_space(data: dict[str, Any], prefix: str = "", source: str | None = None) -> SearchSpace:
+    """Validate a space mapping; raise :class:`ConfigError` with one line per problem.
+
+    Args:
+        data: the parsed YAML mapping.
+        prefix: YAML path of the mapping inside its file (``"space"`` when inline in a study).
+        source: file name put in front of each error line.
+    """
+    space = validate(SearchSpace, data, prefix, source)
+    problems = _semantic_problems(space)
+    if problems:
+        head = f"{source}: " if source else ""
+        raise ConfigError(f"{head}{'.'.join(p for p in (prefix, path) if p)}: {msg}" for path, msg in problems)
+    return space
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    """Read and validate a space file (``spaces/*.yaml``).
+
+    Example:
+        >>> space = load_space("spaces/quidam.yaml")
+        >>> space.grid_size() > 1000
+        True
+    """
+    return parse_space(read_yaml(path), source=str(path))

@@ -1,0 +1,192 @@
+"""Study files (``studies/*.yaml``): what to search, how, with which budget, and where to store it.
+
+A study file::
+
+    name: quickstart
+    model: digits_cnn              # proxy model (None: the data set's default); by default also the PPA workload
+    dataset: digits
+    workload: null                 # zoo name, .csv/.yaml file or module:function; default: the model's layers
+    space: ../spaces/quickstart.yaml                        # a path, or the space inline
+    objectives: ../objectives/accuracy-energy-area.yaml     # a path, or inline
+    reference_point: null          # optional override of the objectives file's reference point
+    sampler: {name: botorch, n_startup_trials: 10}          # botorch | gp | nsga2 | tpe | random
+    n_trials: 40                   # budget: COMPLETE trials, over all workers together
+    seed: 0
+    proxy: {...}                   # the accuracy proxy's settings (ProxyConfig, minus model/dataset)
+    storage: null                  # SQLAlchemy URL; default sqlite:///coexplore-runs/coexplore.db
+    tracking_uri: null             # MLflow; default beside an SQLite storage
+    tracking: true
+
+Relative paths in a study file (space, objectives, workload and proxy files, ``proxy.data_dir``)
+resolve relative to the directory of the study file, not the working directory, so a study runs
+the same from anywhere. The resolved config (files inlined, paths absolute) is what the study
+stores, so ``resume`` and ``worker`` need only the study name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from coexplore.search.configio import ConfigError, read_yaml, validate
+from coexplore.search.objectives import ObjectivesConfig, parse_objectives
+from coexplore.search.samplers import SamplerConfig
+from coexplore.search.space import SearchSpace, parse_space
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+_FILE_SUFFIXES = (".yaml", ".yml", ".csv", ".json")
+
+
+class _StudyFile(BaseModel):
+    """The top level of a study file, before the space/objectives/proxy sections are resolved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME, max_length=100)
+    model: str | None = None
+    dataset: str = Field(min_length=1)
+    workload: str | None = None
+    space: Union[str, dict[str, Any]]
+    objectives: Union[str, dict[str, Any]]
+    reference_point: dict[str, float] | None = None
+    sampler: SamplerConfig = Field(default_factory=lambda: SamplerConfig.model_validate({"name": "botorch"}))
+    n_trials: int = Field(ge=1)
+    seed: int = 0
+    proxy: dict[str, Any] = Field(default_factory=dict)
+    storage: str | None = None
+    tracking_uri: str | None = None
+    tracking: bool = True
+    heartbeat_interval: Annotated[int, Field(ge=1)] = 10
+    grace_period: Annotated[int, Field(ge=2)] | None = None
+    max_consecutive_failures: Annotated[int, Field(ge=1)] = 10
+
+
+class StudyConfig(BaseModel):
+    """A resolved study: everything inline, every path absolute; what is stored with the study."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    model: str | None
+    dataset: str
+    workload: str | None
+    space: SearchSpace
+    objectives: ObjectivesConfig
+    sampler: SamplerConfig
+    n_trials: int
+    seed: int
+    proxy: dict[str, Any]
+    storage: str | None
+    tracking_uri: str | None
+    tracking: bool
+    heartbeat_interval: int
+    grace_period: int | None
+    max_consecutive_failures: int
+
+    def proxy_config(self) -> Any:
+        """The proxy's own config (``ProxyConfig``) with this study's model, dataset and seed."""
+        from coexplore.accuracy.config import ProxyConfig
+
+        data = {"model": self.model, "dataset": self.dataset, "seed": self.seed, **self.proxy}
+        return ProxyConfig.model_validate(data)
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON-ready dict stored on the study (no storage URL: it may hold a password)."""
+        data = self.model_dump(mode="json")
+        data.pop("storage", None)
+        return data
+
+
+def _resolve_path(value: str, base: Path) -> str:
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _section(value: Any, key: str, base: Path, source: str) -> tuple[dict[str, Any], str | None, str]:
+    """(mapping, source file for errors, prefix) of a section given inline or as a path."""
+    if isinstance(value, str):
+        path = _resolve_path(value, base)
+        if not Path(path).is_file():
+            raise ConfigError([f"{source}: {key}: file not found: {value} (paths resolve relative to the study file: {path})"])
+        return read_yaml(path), path, ""
+    return value, source, key
+
+
+def _check_proxy(data: dict[str, Any], source: str) -> list[str]:
+    """Validate the proxy section against ``ProxyConfig``; model/dataset/seed are top-level keys."""
+    from coexplore.accuracy.config import ProxyConfig
+
+    try:
+        validate(ProxyConfig, data, "proxy", source)
+    except ConfigError as exc:
+        top = tuple(f"{source}: proxy.{k}" for k in ("model:", "dataset:", "seed:"))
+        return [line.replace("proxy.", "", 1) if line.startswith(top) else line for line in exc.lines]
+    return []
+
+
+def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | None = None) -> StudyConfig:
+    """Validate a study mapping and resolve its referenced files; raise ``ConfigError`` on any problem.
+
+    Every problem of every section is collected before raising, one line each.
+
+    Args:
+        raw: the parsed study YAML (or a stored, already resolved config).
+        source: the study file name for error lines.
+        base: directory that relative paths resolve against (the study file's).
+    """
+    base = base or Path.cwd()
+    top = validate(_StudyFile, raw, "", source)
+    lines: list[str] = []
+    space = objectives = None
+    try:
+        data, src, prefix = _section(top.space, "space", base, source)
+        space = parse_space(data, prefix, src)
+    except ConfigError as exc:
+        lines += exc.lines
+    try:
+        data, src, prefix = _section(top.objectives, "objectives", base, source)
+        objectives = parse_objectives(data, prefix, src)
+    except ConfigError as exc:
+        lines += exc.lines
+    if objectives is not None and top.reference_point is not None:
+        if set(top.reference_point) != set(objectives.names):
+            lines.append(f"{source}: reference_point: must give exactly the objectives {objectives.names}")
+        else:
+            objectives = objectives.model_copy(update={"reference_point": dict(top.reference_point)})
+    proxy = dict(top.proxy)
+    for key in ("model", "dataset", "seed"):
+        if key in proxy:
+            lines.append(f"{source}: proxy.{key}: set it at the top level of the study file, not under proxy")
+    for key, value in list(proxy.items()):
+        if isinstance(value, str) and (key.endswith("_dir") or key.endswith("_path") or value.endswith(_FILE_SUFFIXES)):
+            proxy[key] = _resolve_path(value, base)
+    if not lines:
+        lines += _check_proxy({"model": top.model, "dataset": top.dataset, "seed": top.seed, **proxy}, source)
+    workload = top.workload
+    if workload and workload.endswith(_FILE_SUFFIXES):
+        workload = _resolve_path(workload, base)
+    if lines:
+        raise ConfigError(lines)
+    assert space is not None and objectives is not None
+    return StudyConfig(
+        **{k: v for k, v in top.model_dump().items() if k not in ("space", "objectives", "reference_point", "proxy", "workload", "sampler")},
+        sampler=top.sampler,
+        workload=workload,
+        space=space,
+        objectives=objectives,
+        proxy=proxy,
+    )
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """Read, validate and resolve a study file; raise ``ConfigError`` (one line per problem).
+
+    Example:
+        >>> cfg = load_study("studies/quickstart.yaml")
+        >>> cfg.objectives.names
+        ['accuracy', 'energy_mj', 'area_mm2']
+    """
+    path = Path(path)
+    return resolve_study(read_yaml(path), source=str(path), base=path.resolve().parent)

@@ -1,0 +1,142 @@
+"""What an MLflow run holds for one Optuna trial: params, metrics, tags and the per-layer CSV.
+
+Pure functions over a ``FrozenTrial`` (no MLflow client, no I/O except writing the CSV), so the
+mapping from the driver's user_attrs contract (see ``coexplore.search.observer``) to MLflow can be
+read and tested in one place.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from optuna.trial import FrozenTrial, TrialState
+
+from coexplore.search.pareto import is_feasible
+from coexplore.tracking.store import mask_url, safe_key
+
+# Tag keys on every coexplore run; the first four are the user-facing ones asked for in issue 5.
+TAG_TRIAL_NUMBER = "trial_number"
+TAG_STATE = "state"
+TAG_ON_PARETO = "on_pareto"
+TAG_PE_TYPE = "pe_type"
+TAG_ROLE = "coexplore.role"  # "study" for the parent run, "trial" for a child run
+TAG_STUDY = "coexplore.study"
+TAG_LOGGED_AT = "coexplore.logged_at"  # wall-clock ms at creation: orders duplicate runs
+TAG_LOGGER = "coexplore.logger"  # "host:pid" of the process writing the run
+TAG_PARENT = "mlflow.parentRunId"
+ROLE_STUDY = "study"
+ROLE_TRIAL = "trial"
+
+PER_LAYER_CSV = "per_layer.csv"
+_MAX_PARAM_LEN = 6000
+_MAX_TAG_LEN = 8000
+
+
+def ms(dt: Any) -> int | None:
+    """Milliseconds since the epoch of a datetime (None stays None)."""
+    return None if dt is None else int(dt.timestamp() * 1000)
+
+
+def objective_names(study_user_attrs: dict[str, Any], n_values: int) -> list[str]:
+    """Objective names in the order of the trial values; ``value_<i>`` where the study has none."""
+    objs = study_user_attrs.get("objectives") or []
+    names = [str(o.get("name", f"value_{i}")) for i, o in enumerate(objs)]
+    return names + [f"value_{i}" for i in range(len(names), n_values)]
+
+
+def trial_params(trial: FrozenTrial) -> dict[str, str]:
+    """Every sampled parameter as an MLflow param (key made valid, value as text)."""
+    return {safe_key(k): mask_url(str(v))[:_MAX_PARAM_LEN] for k, v in trial.params.items()}
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out
+
+
+def trial_metrics(trial: FrozenTrial, objectives: Sequence[str]) -> dict[str, float]:
+    """All metrics of a trial: ``user_attrs["metrics"]``, the objective values, feasibility, timing.
+
+    The objective values are logged under the objective names so that the run's metrics equal the
+    trial's values even where the driver's metrics dict lacks one; Optuna's constraint values
+    (<= 0 is satisfied) as ``constraint_<key>``.
+    """
+    out: dict[str, float] = {}
+    for k, v in (trial.user_attrs.get("metrics") or {}).items():
+        f = _as_float(v)
+        if f is not None:
+            out[safe_key(k)] = f
+    if trial.values is not None:
+        for name, v in zip(objectives, trial.values):
+            out[safe_key(name)] = float(v)
+    for key, c in trial.constraints.items():  # Optuna's list format (constraints_func) and named ones
+        out[safe_key(f"constraint_{key}")] = float(c)
+    if "feasible" in trial.user_attrs:
+        out["feasible"] = float(bool(trial.user_attrs["feasible"]))
+    if "proxy_cache_hit" in trial.user_attrs:
+        out["proxy_cache_hit"] = float(bool(trial.user_attrs["proxy_cache_hit"]))
+    if trial.duration is not None:
+        out["trial_duration_s"] = trial.duration.total_seconds()
+    return out
+
+
+def trial_tags(
+    trial: FrozenTrial, *, study_name: str, parent_run_id: str | None, on_pareto: bool, logger: str, logged_at: int
+) -> dict[str, str]:
+    """Tags of a trial's run: trial number, state, on_pareto, PE type, feasibility, bookkeeping."""
+    tags = {
+        TAG_TRIAL_NUMBER: str(trial.number),
+        TAG_STATE: trial.state.name,
+        TAG_ON_PARETO: "true" if on_pareto else "false",
+        TAG_PE_TYPE: str(trial.user_attrs.get("pe_type", trial.params.get("pe_type", ""))),
+        "feasible": "true" if is_feasible(trial) else "false",
+        TAG_ROLE: ROLE_TRIAL,
+        TAG_STUDY: study_name,
+        TAG_LOGGED_AT: str(logged_at),
+        TAG_LOGGER: logger,
+    }
+    reason = trial.user_attrs.get("infeasible_reason")
+    if reason:
+        tags["infeasible_reason"] = str(reason)[:_MAX_TAG_LEN]
+    fail = trial.system_attrs.get("fail_reason")
+    if trial.state == TrialState.FAIL and fail:
+        tags["fail_reason"] = str(fail)[:_MAX_TAG_LEN]
+    if parent_run_id:
+        tags[TAG_PARENT] = parent_run_id
+    return tags
+
+
+def run_status(state: TrialState) -> str:
+    """MLflow run status for a finished trial state."""
+    return {TrialState.COMPLETE: "FINISHED", TrialState.FAIL: "FAILED", TrialState.PRUNED: "KILLED"}.get(
+        state, "FINISHED"
+    )
+
+
+def write_per_layer_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Write the per-layer breakdown (one row per layer, union of keys as columns); None if empty."""
+    if not rows:
+        return None
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+    return path
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return "" if value is None else value

@@ -1,0 +1,96 @@
+"""``MlflowObserver``: the study driver's hooks (``coexplore.search.observer.StudyObserver``) to MLflow."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coexplore.tracking.report import log_config, log_plots, open_client, sync_study
+from coexplore.tracking.runs import StudyRuns
+from coexplore.tracking.summary import StudyView
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+log = logging.getLogger(__name__)
+
+
+class MlflowObserver:
+    """Logs a study to MLflow: a parent run per study, a child run per trial, on_pareto kept exact.
+
+    Every hook is idempotent: ``on_study_start`` reconciles (logs finished trials that have no run,
+    e.g. after a crash or from another worker, and skips those that do), so resuming never
+    duplicates a run. A tracking error inside the trial loop is logged as a warning and repaired
+    by the reconcile at ``on_study_end`` rather than stopping the study.
+
+    Args:
+        tracking_uri: MLflow tracking URI (``sqlite:///coexplore-runs/mlflow.db``, ``http://host:5000``).
+        config_files: files to attach to the parent run, e.g. ``{"study": Path("studies/q.yaml"),
+            "space": ..., "objectives": ...}``; passwords in URLs are masked in the copies.
+        plots: render the review plots at study end.
+
+    Example:
+        >>> obs = MlflowObserver("sqlite:///coexplore-runs/mlflow.db", {"study": Path("studies/quickstart.yaml")})
+        >>> obs.on_study_start(study)  # doctest: +SKIP
+    """
+
+    def __init__(self, tracking_uri: str, config_files: dict[str, Path] | None = None, *, plots: bool = True) -> None:
+        self.tracking_uri = tracking_uri
+        self.config_files = {k: Path(v) for k, v in (config_files or {}).items()}
+        self.plots = plots
+        self.trial_log_seconds: list[float] = []
+        """Wall-clock seconds spent in ``on_trial_end`` per trial (the tracking overhead)."""
+        self._runs: StudyRuns | None = None
+
+    def _runs_of(self, study: "optuna.Study") -> StudyRuns:
+        if self._runs is None or self._runs.study_name != study.study_name:
+            self._runs = StudyRuns(open_client(self.tracking_uri), study.study_name, self.tracking_uri)
+        return self._runs
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The study's parent run id once a hook has run."""
+        return self._runs.parent_run_id if self._runs is not None else None
+
+    def on_study_start(self, study: "optuna.Study") -> None:
+        """Find or create the experiment and parent run, log the config, reconcile finished trials."""
+        runs = self._runs_of(study)
+        view = StudyView.of(study)
+        log_config(runs, view, self.config_files)
+        runs.client.update_run(runs.parent_run_id, status="RUNNING")
+        counts, _ = sync_study(runs, view)
+        if counts.logged or counts.removed:
+            log.info("MLflow reconcile of %s: %d trial runs logged, %d present, %d duplicates removed",
+                     study.study_name, counts.logged, counts.present, counts.removed)
+
+    def on_trial_end(self, study: "optuna.Study", trial: "FrozenTrial") -> None:
+        """Log the trial's run (once), move ``on_pareto`` tags, log the front's hypervolume."""
+        if not trial.state.is_finished():
+            return
+        start = time.perf_counter()
+        try:
+            runs = self._runs_of(study)
+            view = StudyView.of(study)
+            front = view.front_numbers()
+            run_id, _ = runs.log_trial(trial, view.objectives, trial.number in front)
+            runs.sync_on_pareto(front, {trial.number: run_id})
+            hv = view.front_hypervolume()
+            if hv is not None:
+                runs.log_parent_metrics({"hypervolume": hv}, step=trial.number)
+        except Exception:  # noqa: BLE001 - tracking must not stop the study; on_study_end repairs
+            log.warning("MLflow logging of trial %d failed; it will be reconciled at study end",
+                        trial.number, exc_info=True)
+        finally:
+            self.trial_log_seconds.append(time.perf_counter() - start)
+
+    def on_study_end(self, study: "optuna.Study") -> None:
+        """Reconcile every trial, refresh the summary and the plots, mark the parent run finished."""
+        runs = self._runs_of(study)
+        view = StudyView.of(study)
+        sync_study(runs, view)
+        if self.plots:
+            log_plots(study, view, runs)
+        runs.client.set_terminated(runs.parent_run_id, "FINISHED")

@@ -1,0 +1,120 @@
+"""Where tracking data lives: the default MLflow store next to the study storage, and secret masking.
+
+MLflow 3 recommends a database-backed tracking store (its own default is ``sqlite:///mlflow.db``;
+the ``./mlruns`` file store is deprecated), so coexplore keeps an SQLite tracking database beside
+the study database in ``./coexplore-runs/`` and the artifacts in ``./coexplore-runs/mlartifacts``.
+Any other tracking URI (a shared ``http://`` server, a PostgreSQL-backed store) works unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_RUNS_DIR = Path("coexplore-runs")
+DEFAULT_STUDY_STORAGE_URL = f"sqlite:///{DEFAULT_RUNS_DIR.as_posix()}/coexplore.db"
+TRACKING_DB_NAME = "mlflow.db"
+ARTIFACTS_DIR_NAME = "mlartifacts"
+
+_SECRET_IN_URL = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s/]+)(?P<at>@)")
+_SECRET_KEYS = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential", re.IGNORECASE)
+_BAD_KEY_CHARS = re.compile(r"[^/\w.\- :]")
+
+
+def mask_url(url: str) -> str:
+    """Replace the password in every ``scheme://user:password@host`` of ``url`` by ``***``.
+
+    Args:
+        url: any string, typically a storage or tracking URL.
+
+    Example:
+        >>> mask_url("postgresql://alice:s3cret@db:5432/studies")
+        'postgresql://alice:***@db:5432/studies'
+    """
+    return _SECRET_IN_URL.sub(lambda m: f"{m.group('head')}***{m.group('at')}", url)
+
+
+def mask_secrets(value: Any) -> Any:
+    """Return a copy of a nested config with passwords in URLs and secret-named fields masked.
+
+    Args:
+        value: dicts, lists and scalars as loaded from YAML/JSON.
+    """
+    if isinstance(value, dict):
+        return {
+            k: ("***" if isinstance(k, str) and _SECRET_KEYS.search(k) and v not in (None, "") else mask_secrets(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [mask_secrets(v) for v in value]
+    if isinstance(value, str):
+        return mask_url(value)
+    return value
+
+
+def safe_key(name: str) -> str:
+    """An MLflow-valid metric/param key for ``name`` (bad characters become ``_``), at most 250 chars."""
+    key = _BAD_KEY_CHARS.sub("_", str(name)).strip("/") or "_"
+    key = re.sub(r"/+", "/", key).replace("/./", "/_/").replace("/../", "/__/")
+    if key in (".", "..") or key.startswith("../") or key.startswith("./"):
+        key = "_" + key
+    return key[:250]
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URL (relative to the working directory), else None."""
+    if not url.startswith("sqlite:"):
+        return None
+    path = url.split("sqlite:///", 1)[-1] if url.startswith("sqlite:///") else ""
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(unquote(path))
+
+
+def default_tracking_uri(study_storage_url: str | None = None) -> str:
+    """The tracking URI to use when none is given: ``mlflow.db`` next to an SQLite study database.
+
+    For any other study storage (PostgreSQL, journal) the default is
+    ``sqlite:///coexplore-runs/mlflow.db`` in the working directory.
+
+    Args:
+        study_storage_url: the Optuna storage URL of the study, if known.
+
+    Example:
+        >>> default_tracking_uri("sqlite:///coexplore-runs/coexplore.db")
+        'sqlite:///coexplore-runs/mlflow.db'
+    """
+    db = sqlite_path(study_storage_url) if study_storage_url else None
+    folder = db.parent if db is not None else DEFAULT_RUNS_DIR
+    return f"sqlite:///{(folder / TRACKING_DB_NAME).as_posix()}"
+
+
+def is_local_store(tracking_uri: str) -> bool:
+    """True for a tracking store this process opens itself (SQLite file), False for servers/other DBs."""
+    return sqlite_path(tracking_uri) is not None
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Absolute ``file://`` artifact root for a local SQLite store (``mlartifacts`` beside it), else None.
+
+    None lets a tracking server (or a shared database's configured default) choose.
+    """
+    db = sqlite_path(tracking_uri)
+    if db is None:
+        return None
+    return (db.parent / ARTIFACTS_DIR_NAME).resolve().as_uri()
+
+
+def prepare_store(tracking_uri: str) -> None:
+    """Create the folder of a local SQLite tracking database so that MLflow can open it."""
+    db = sqlite_path(tracking_uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+
+
+def is_http_uri(tracking_uri: str) -> bool:
+    """True when ``tracking_uri`` points at a tracking server (``http(s)://``)."""
+    return urlsplit(tracking_uri).scheme in ("http", "https")

@@ -1,0 +1,178 @@
+"""MlflowObserver, driven as the study driver drives it, read back through MlflowClient."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from coexplore.search.pareto import pareto_trials, study_directions
+from coexplore.tracking import MlflowObserver
+from tests.tracking.conftest import OBJECTIVES, drive, new_study
+
+N_TRIALS = 24
+
+
+@pytest.fixture(scope="module")
+def logged(tracking_uri, tmp_path_factory):
+    """A 24-trial study logged by the observer, with a study file attached (shared by the module)."""
+    tmp = tmp_path_factory.mktemp("observer")
+    study_file = tmp / "study.yaml"
+    study_file.write_text("name: x\nstorage: postgresql://bob:hunter2@db:5432/s\n")
+    study = new_study(f"sqlite:///{tmp / 'study.db'}", "observer-module")
+    observer = MlflowObserver(tracking_uri, {"study": study_file})
+    drive(study, observer, N_TRIALS)
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(study.study_name)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    children = [r for r in runs if r.data.tags.get("coexplore.role") == "trial"]
+    return study, observer, client, children
+
+
+def _by_number(children):
+    return {int(r.data.tags["trial_number"]): r for r in children}
+
+
+def test_one_child_run_per_finished_trial(logged):
+    study, _, _, children = logged
+    numbers = sorted(int(r.data.tags["trial_number"]) for r in children)
+    assert numbers == sorted(t.number for t in study.trials if t.state.is_finished())
+
+
+def test_some_trials_failed_so_failure_logging_is_exercised(logged):
+    study, _, _, children = logged
+    failed = [t.number for t in study.trials if t.state == TrialState.FAIL]
+    assert failed, "the fixture study should contain failed trials"
+    assert all(_by_number(children)[n].data.tags["state"] == "FAIL" for n in failed)
+    assert all(_by_number(children)[n].info.status == "FAILED" for n in failed)
+
+
+def test_child_metrics_equal_trial_values_and_metrics(logged):
+    study, _, _, children = logged
+    runs = _by_number(children)
+    for t in study.trials:
+        if t.state != TrialState.COMPLETE:
+            continue
+        m = runs[t.number].data.metrics
+        for obj, v in zip(OBJECTIVES, t.values):
+            assert m[obj["name"]] == pytest.approx(v, rel=1e-12)
+        for k, v in t.user_attrs["metrics"].items():
+            assert m[k] == pytest.approx(v, rel=1e-12)
+        assert m["feasible"] == float(t.user_attrs["feasible"])
+
+
+def test_child_params_are_the_trial_params(logged):
+    study, _, _, children = logged
+    runs = _by_number(children)
+    for t in study.trials:
+        assert runs[t.number].data.params == {k: str(v) for k, v in t.params.items()}
+
+
+def test_child_tags_name_trial_state_and_pe_type(logged):
+    study, observer, _, children = logged
+    runs = _by_number(children)
+    for t in study.trials:
+        tags = runs[t.number].data.tags
+        assert tags["state"] == t.state.name
+        assert tags["pe_type"] == t.params["pe_type"]
+        assert tags["mlflow.parentRunId"] == observer.parent_run_id
+
+
+def test_on_pareto_is_true_on_exactly_the_front(logged):
+    study, _, _, children = logged
+    front = {t.number for t in pareto_trials(study.trials, study_directions(study))}
+    tagged = {int(r.data.tags["trial_number"]) for r in children if r.data.tags["on_pareto"] == "true"}
+    assert front and tagged == front
+
+
+SEQUENCE = [  # (accuracy, energy_j, area_mm2): the 2nd dominates the 1st, the 4th dominates all
+    (0.50, 5e-3, 5.0), (0.60, 4e-3, 4.0), (0.70, 6e-3, 3.0), (0.65, 7e-3, 2.0), (0.80, 1e-3, 1.0),
+]
+
+
+def test_on_pareto_moves_as_the_study_goes_on(make_study, tracking_uri):
+    study = make_study()
+    observer = MlflowObserver(tracking_uri, plots=False)
+    observer.on_study_start(study)
+    client = MlflowClient(tracking_uri)
+
+    def objective(trial):
+        trial.suggest_categorical("pe_type", ["int8"])
+        values = SEQUENCE[trial.number]
+        trial.set_user_attr("metrics", dict(zip(["accuracy", "energy_j", "area_mm2"], values)))
+        trial.set_user_attr("feasible", True)
+        return values
+
+    history = []
+    for _ in SEQUENCE:
+        study.optimize(objective, n_trials=1, callbacks=[observer.on_trial_end])
+        exp_id = client.get_experiment_by_name(study.study_name).experiment_id
+        tagged = {int(r.data.tags["trial_number"]) for r in
+                  client.search_runs([exp_id], "tags.on_pareto = 'true'", max_results=1000)}
+        history.append(tagged)
+    assert history == [{0}, {1}, {1, 2}, {1, 2, 3}, {4}]
+
+
+def test_child_run_has_the_per_layer_csv(logged):
+    study, _, client, children = logged
+    run = _by_number(children)[0]
+    path = client.download_artifacts(run.info.run_id, "per_layer.csv")
+    rows = list(csv.DictReader(io.StringIO(open(path).read())))
+    expected = study.trials[0].user_attrs["per_layer"]
+    assert [r["name"] for r in rows] == [r["name"] for r in expected]
+    assert float(rows[1]["energy_mac_j"]) == pytest.approx(expected[1]["energy_mac_j"])
+
+
+def test_parent_has_plots_as_png_and_html(logged):
+    _, observer, client, _ = logged
+    names = {a.path for a in client.list_artifacts(observer.parent_run_id, "plots")}
+    assert {"plots/pareto_front.png", "plots/hypervolume.png", "plots/energy_breakdown.png",
+            "plots/area_breakdown.png", "plots/report.html"} <= names
+
+
+def test_report_html_works_offline(logged):
+    _, observer, client, _ = logged
+    html = open(client.download_artifacts(observer.parent_run_id, "plots/report.html")).read()
+    assert "cdn.plot.ly" not in html and "<script src=\"http" not in html
+    assert "Plotly.newPlot" in html
+
+
+def test_parent_has_config_files_with_passwords_masked(logged):
+    _, observer, client, _ = logged
+    text = open(client.download_artifacts(observer.parent_run_id, "config/study.yaml")).read()
+    assert "hunter2" not in text and "bob:***@db" in text
+    resolved = open(client.download_artifacts(observer.parent_run_id, "config/resolved_config.json")).read()
+    assert "s3cret" not in resolved
+
+
+def test_parent_params_hold_config_with_passwords_masked(logged):
+    _, observer, client, _ = logged
+    params = client.get_run(observer.parent_run_id).data.params
+    assert params["config.sampler.name"] == "nsga2"
+    assert params["config.storage"] == "postgresql://alice:***@db.example:5432/studies"
+    assert not any("s3cret" in v for v in params.values())
+
+
+def test_parent_summary_metrics_count_trials(logged):
+    study, observer, client, _ = logged
+    m = client.get_run(observer.parent_run_id).data.metrics
+    assert m["n_trials_complete"] == sum(t.state == TrialState.COMPLETE for t in study.trials)
+    assert m["n_trials_failed"] == sum(t.state == TrialState.FAIL for t in study.trials)
+    assert m["proxy_evaluations"] == sum(t.state == TrialState.COMPLETE and not t.user_attrs["proxy_cache_hit"]
+                                         for t in study.trials)
+    assert m["best_hypervolume"] > 0
+    assert m["n_pareto"] == len(pareto_trials(study.trials, study_directions(study)))
+
+
+def test_parent_run_is_finished_after_study_end(logged):
+    _, observer, client, _ = logged
+    assert client.get_run(observer.parent_run_id).info.status == "FINISHED"
+
+
+def test_observer_satisfies_the_driver_contract(tracking_uri):
+    from coexplore.search.observer import StudyObserver
+
+    assert isinstance(MlflowObserver(tracking_uri), StudyObserver)
