@@ -11,7 +11,8 @@ Usage:
 
 Output columns: layer, total_cycles_incl_prefetch, total_cycles, stall_cycles,
 compute_cycles_no_stall (= total_cycles - stall_cycles), overall_util_pct, mapping_eff_pct,
-compute_util_pct, wall_s. Comment lines (``#``) record the SCALE-Sim version and the config.
+compute_util_pct, wall_s, cpu_s (CPU seconds of this process and its children, less sensitive
+than wall time to other work on the machine). Comment lines (``#``) record the SCALE-Sim version and the config.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import csv
 import io
 import os
+import resource
 import tempfile
 import time
 from importlib.metadata import version
@@ -69,7 +71,7 @@ UseRamulatorTrace = False
 
 COLUMNS = ("layer", "total_cycles_incl_prefetch", "total_cycles", "stall_cycles",
            "compute_cycles_no_stall", "overall_util_pct", "mapping_eff_pct", "compute_util_pct",
-           "wall_s")
+           "wall_s", "cpu_s")
 
 
 def read_topology(path: Path) -> tuple[str, list[str]]:
@@ -85,21 +87,29 @@ def done_layers(out: Path) -> set[str]:
     return {row["layer"] for row in csv.DictReader(rows)}
 
 
-def simulate_layer(header: str, row: str, config_text: str, workdir: Path) -> tuple[list, float]:
-    """Simulate one layer; return SCALE-Sim's compute-report items and the wall seconds."""
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def simulate_layer(header: str, row: str, config_text: str,
+                   workdir: Path) -> tuple[list, float, float]:
+    """Simulate one layer; return SCALE-Sim's compute-report items, wall and CPU seconds."""
     name = row.split(",")[0].strip()
     safe = "".join(ch if ch.isalnum() else "_" for ch in name)
     topo, layout, cfg = (workdir / f"{safe}.csv", workdir / "layout.csv", workdir / "scale.cfg")
     topo.write_text(f"{header}\n{row}\n")
     layout.write_text("Layer name, IFMAP layout, Filter layout,\n")
     cfg.write_text(config_text)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     with contextlib.redirect_stdout(io.StringIO()):
         sim = scalesim(save_disk_space=True, verbose=False, config=str(cfg), topology=str(topo),
                        layout=str(layout))
         sim.run_scale(top_path=str(workdir / "logs"))
-    wall = time.perf_counter() - start
-    return sim.runner.single_layer_sim_object_list[0].get_compute_report_items(), wall
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    return sim.runner.single_layer_sim_object_list[0].get_compute_report_items(), wall, cpu
 
 
 def main() -> None:
@@ -137,11 +147,11 @@ def main() -> None:
             name = row.split(",")[0].strip()
             if (wanted and name not in wanted) or name in done:
                 continue
-            items, wall = simulate_layer(header, row, config_text, Path(tmp))
+            items, wall, cpu = simulate_layer(header, row, config_text, Path(tmp))
             overall, total, stall, util, mapping, compute_util = items
             values = (name, int(overall), int(total), int(stall), int(total) - int(stall),
                       f"{float(util):.4f}", f"{float(mapping):.4f}", f"{float(compute_util):.4f}",
-                      f"{wall:.2f}")
+                      f"{wall:.2f}", f"{cpu:.2f}")
             with args.out.open("a") as f:
                 f.write(",".join(str(v) for v in values) + "\n")
             print(",".join(str(v) for v in values), flush=True)

@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import logging
+import resource
 import tempfile
 import time
 from importlib.metadata import version
@@ -46,6 +47,13 @@ def zigzag_layer(layer: dict, layer_id: int) -> dict:
     }
 
 
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("layers", type=Path)
@@ -64,15 +72,15 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="zigzag_") as tmp:
         for i, layer in enumerate(json.loads(args.layers.read_text())):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 energy, latency, _ = get_hardware_performance_zigzag(
                     [zigzag_layer(layer, 0)], accelerator, mapping, opt=args.opt,
                     lpf_limit=args.lpf_limit, dump_folder=f"{tmp}/{i}",
                     loma_show_progress_bar=False)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
             results.append({"layer": layer["name"], "latency_cycles": float(latency),
-                            "energy_pj": float(energy), "wall_s": wall})
+                            "energy_pj": float(energy), "wall_s": wall, "cpu_s": cpu})
             print(json.dumps(results[-1]), flush=True)
     args.out.write_text(json.dumps({
         "peer": f"zigzag-dse {version('zigzag-dse')}", "hardware": args.hardware,

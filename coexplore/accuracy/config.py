@@ -9,6 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+MACS_PER_THREAD = 200_000_000
+"""Work (multiply-accumulates per training batch) that justifies one more torch thread."""
+
+
 class ProxyConfig(BaseModel):
     """Everything the proxy's accuracy depends on, plus where and how fast it runs.
 
@@ -22,7 +26,8 @@ class ProxyConfig(BaseModel):
         dataset: a registered data set (``digits``, ``cifar10``).
         data_dir: folder with the data set's files (CIFAR-10 python batches); digits needs none.
         seed: seeds the pretraining, the batch order and every fine-tune.
-        threads: torch intra-op threads; None: every core this process may use.
+        threads: torch intra-op threads; None: the cores this process may use, fewer for models
+            too small to keep them busy (see :meth:`resolved_threads`).
         device: ``auto`` (GPU when present), ``cpu`` or ``cuda``/``cuda:N``.
 
     Example:
@@ -50,14 +55,23 @@ class ProxyConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] | str = "auto"
 
-    def resolved_threads(self) -> int:
-        """Threads to give torch: ``threads``, else the cores this process may run on."""
+    def resolved_threads(self, batch_macs: int | None = None) -> int:
+        """Threads to give torch: ``threads`` when set, else the cores this process may use.
+
+        With ``batch_macs`` (multiply-accumulates of one training batch) and no explicit
+        ``threads``, one thread per ``MACS_PER_THREAD`` of work at most: the digits CNN (about
+        0.06 G MACs a batch) ran 12 ms a step on one thread but 50-140 ms on two while other
+        jobs shared this 2-core machine (2026-11-23), since idle threads spin and synchronize.
+        """
         if self.threads:
             return self.threads
         try:
-            return max(1, len(os.sched_getaffinity(0)))
+            cores = max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
+            cores = max(1, os.cpu_count() or 1)
+        if batch_macs is None:
+            return cores
+        return max(1, min(cores, batch_macs // MACS_PER_THREAD))
 
     def resolved_device(self) -> str:
         """``cuda`` when ``device`` is ``auto`` and a GPU is present, else ``device`` (or ``cpu``)."""

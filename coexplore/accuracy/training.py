@@ -77,15 +77,16 @@ def train(
     for step in range(steps):
         idx = next(batches).to(x.device)
         out = model(x[idx])
-        loss = F.cross_entropy(out, y[idx])
+        ce = F.cross_entropy(out, y[idx])
+        loss = ce
         reg = regularization_loss(model)
         if reg is not None and regularization_weight:
-            loss = loss + regularization_weight * reg
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value) or loss_value > bound:
+            loss = ce + regularization_weight * reg
+        loss_value, ce_value = float(loss.detach()), float(ce.detach())
+        if not math.isfinite(loss_value) or ce_value > bound:
             raise ProxyError(
-                f"{phase} diverged at step {step + 1}/{steps}: loss {loss_value:.4g} "
-                f"(bound {bound:.3g}); lower the learning rate (lr={lr:g})"
+                f"{phase} diverged at step {step + 1}/{steps}: cross-entropy {ce_value:.4g} "
+                f"(bound {bound:.3g}), total loss {loss_value:.4g}; lower the learning rate (lr={lr:g})"
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -204,6 +204,7 @@ def cim_layer_costs(
         load_once_j=np.where(resident_arr, load_j, 0.0),
         weight_bits=geo["wb_eff"],
         act_bits=ab,
-        extra={"macs": macs, "compute_s": compute_s, "rounds": rounds.astype(np.float64),
+        extra={"macs": macs, "utilization": geo["rd"] * geo["kg"] * geo["slices"]
+               / (geo["row_tiles"] * macro.rows * geo["col_tiles"] * macro.cols), "compute_s": compute_s, "rounds": rounds.astype(np.float64),
                "weight_dram_bytes": np.where(resident_arr, 0.0, weight_dram_bits / 8)},
     )

@@ -300,7 +300,7 @@ def hybrid_cost(design: DesignPoint, cim_macro: CimMacro, workload: Workload,
         energy[on_cim], latency[on_cim] = cc.energy_j[on_cim], cc.latency_s[on_cim]
         area_cim = cim_macro.area_mm2(cim_tech)
         for i in np.flatnonzero(on_cim):
-            per_layer[i] = {"cycles": float(cc.cycles[i]), "utilization": float("nan"), "dram_bytes":
+            per_layer[i] = {"cycles": float(cc.cycles[i]), "utilization": float(cc.extra["utilization"][i]), "dram_bytes":
                             float(cc.energy_breakdown_j["dram"][i] / shared_memory(design, tech)["dram_bit_j"] / 8),
                             **{f"energy_{k}_j": float(cc.energy_breakdown_j[k][i]) for k in ENERGY_COMPONENTS}}
 

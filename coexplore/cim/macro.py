@@ -51,7 +51,7 @@ class CimMacro(BaseModel):
 
     rows: int = Field(default=64, ge=2, le=4096)
     cols: int = Field(default=32, ge=1, le=4096)
-    n_macros: int = Field(default=16, ge=1, le=65536)
+    n_macros: int = Field(default=32, ge=1, le=65536)
     cell_bits: int = Field(default=8, ge=1, le=8)
     adc_bits: int = Field(default=5, ge=1, le=12)
     bit_serial: bool = False

@@ -8,6 +8,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -40,6 +41,8 @@ def _print_table(d: dict, per_layer: bool, title: str) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # piped: do not truncate layer names to 80 columns
+        console = Console(width=160)
     top = Table(title=title)
     top.add_column("metric")
     top.add_column("value", justify="right")
@@ -81,13 +84,14 @@ def _csv_text(d: dict, per_layer: bool) -> str:
 
 @app.command()
 def evaluate(
-    hw: Path = typer.Option(..., "--hw", help="Design point YAML (keys of coexplore.hardware.DesignPoint)."),
-    workload: str = typer.Option(..., "--workload", help="Zoo name, .csv/.yaml path, or module:function."),
-    per_layer: bool = typer.Option(False, "--per-layer", help="Also report every layer."),
-    tech: Path | None = typer.Option(
-        None, "--tech", help="Technology table or characterization file (YAML/CSV of measured points) to fit."
-    ),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="Output format."),
+    hw: Annotated[Path, typer.Option("--hw", help="Design point YAML (keys of coexplore.hardware.DesignPoint).")],
+    workload: Annotated[str, typer.Option("--workload", help="Zoo name, .csv/.yaml path, or module:function.")],
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Also report every layer.")] = False,
+    tech: Annotated[
+        Optional[Path],  # noqa: UP045 - Typer reads the annotation at runtime
+        typer.Option("--tech", help="Technology table, or a characterization (YAML/CSV of measured points) to fit."),
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
 ) -> None:
     """Evaluate one design point on a workload: cycles, latency, energy, area and derived metrics."""
     from coexplore.hardware import DesignError, load_design

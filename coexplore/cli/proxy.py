@@ -1,7 +1,172 @@
-"""`coexplore proxy` commands."""
+"""`coexplore proxy` commands: the accuracy proxy from the command line."""
 
 from __future__ import annotations
 
-import typer
+import json
+import os
+from pathlib import Path
+from typing import Optional
 
-app = typer.Typer(help="proxy commands.", no_args_is_help=True)
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from coexplore.hardware.design import PE_TYPES
+
+app = typer.Typer(help="Accuracy proxy: quantize, fine-tune briefly, validate.", no_args_is_help=True)
+
+_OPTION_OF_FIELD = {
+    "model": "--model", "dataset": "--dataset", "data_dir": "--data-dir", "seed": "--seed",
+    "finetune_steps": "--steps", "threads": "--threads", "device": "--device",
+    "pe_type": "--pe-type", "weight_bits": "--bits", "act_bits": "--act-bits",
+    "layer_weight_bits": "--layer-bits", "layer_act_bits": "--layer-act-bits", "pin_first_last": "--pin-first-last",
+}
+
+
+def _fail(option: str, message: str) -> None:
+    """Print one line naming the option and exit with status 2 (bad usage)."""
+    typer.echo(f"error: {option}: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def default_cache_dir() -> Path:
+    """``$COEXPLORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/coexplore/proxy`` (``~/.cache/...``)."""
+    if os.environ.get("COEXPLORE_CACHE_DIR"):
+        return Path(os.environ["COEXPLORE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "coexplore" / "proxy"
+
+
+def parse_layer_bits(text: str | None, option: str) -> dict[str, int]:
+    """Parse ``name=bits,name=bits`` into a dict; a malformed item exits naming ``option``."""
+    out: dict[str, int] = {}
+    if not text:
+        return out
+    for item in text.split(","):
+        name, sep, bits = item.strip().partition("=")
+        if not sep or not name.strip():
+            _fail(option, f"expected name=bits, got {item.strip()!r}")
+        try:
+            out[name.strip()] = int(bits)
+        except ValueError:
+            _fail(option, f"bits of {name.strip()!r} must be an integer, got {bits!r}")
+    return out
+
+
+def _validation_exit(err: ValidationError) -> None:
+    first = err.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    option = _OPTION_OF_FIELD.get(field, field or "input")
+    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    _fail(option, msg)
+
+
+@app.command("evaluate")
+def evaluate(
+    pe_type: str = typer.Option(..., "--pe-type", help=f"PE type: {', '.join(PE_TYPES)}."),
+    bits: Optional[int] = typer.Option(None, "--bits", help="Weight bits of every layer (default: the PE's native)."),
+    act_bits: Optional[int] = typer.Option(None, "--act-bits", help="Activation bits (default: the PE's native)."),
+    layer_bits: Optional[str] = typer.Option(None, "--layer-bits", help="Per-layer weight bits: name=bits,..."),
+    layer_act_bits: Optional[str] = typer.Option(None, "--layer-act-bits", help="Per-layer activation bits."),
+    pin_first_last: Optional[int] = typer.Option(None, "--pin-first-last", help="Bits of the first and last layer."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model name or module:factory (default: the data set's)."),
+    dataset: str = typer.Option("digits", "--dataset", help="Data set: digits or cifar10."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the data set's files (CIFAR-10)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Fine-tune steps (default: the proxy's)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of pretraining, batch order and fine-tune."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads (default: by model size and cores)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Checkpoint and result cache folder."),
+    cache_url: Optional[str] = typer.Option(None, "--cache-url", help="SQLAlchemy URL of the result cache."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """Quantize the model by a plan, fine-tune briefly, print accuracy, baseline, drop and time."""
+    from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
+    from coexplore.quant import QuantPlan, QuantPlanError
+
+    if fmt not in ("table", "json"):
+        _fail("--format", f"must be table or json, got {fmt!r}")
+    if pe_type not in PE_TYPES:
+        _fail("--pe-type", f"unknown {pe_type!r}; allowed: {', '.join(PE_TYPES)}")
+    try:
+        plan = QuantPlan(
+            pe_type=pe_type, weight_bits=bits, act_bits=act_bits, pin_first_last=pin_first_last,
+            layer_weight_bits=parse_layer_bits(layer_bits, "--layer-bits"),
+            layer_act_bits=parse_layer_bits(layer_act_bits, "--layer-act-bits"),
+        )
+        extra = {"finetune_steps": steps} if steps is not None else {}
+        config = ProxyConfig(model=model, dataset=dataset, data_dir=data_dir, seed=seed, threads=threads,
+                             device=device, **extra)
+    except ValidationError as exc:
+        _validation_exit(exc)
+    if data_dir is not None and not data_dir.is_dir():
+        _fail("--data-dir", f"{data_dir} is not a folder")
+    err = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done)
+
+        try:
+            ev = ProxyEvaluator(config, cache_dir=cache_dir or default_cache_dir(), cache_url=cache_url,
+                                progress=progress)
+        except ProxyError as exc:
+            option = "--data-dir" if "data-dir" in str(exc) or "cifar10:" in str(exc) else (
+                "--model" if "model" in str(exc).split(":")[0] else "--dataset")
+            _fail(option, str(exc))
+        try:
+            result = ev.evaluate(plan)
+        except QuantPlanError as exc:
+            text = str(exc)
+            option = "--layer-act-bits" if text.startswith("layer_act_bits") else (
+                "--layer-bits" if text.startswith("layer_weight_bits") else "--bits")
+            _fail(option, text)
+        except ProxyError as exc:
+            typer.echo(f"error: proxy evaluation failed: {exc}", err=True)
+            raise typer.Exit(1)
+        finally:
+            ev.close()
+    payload = {
+        "accuracy": result.accuracy,
+        "baseline_accuracy": result.baseline_accuracy,
+        "drop": result.drop,
+        "seconds": result.seconds,
+        "cache_hit": result.cache_hit,
+    }
+    if fmt == "json":
+        typer.echo(json.dumps(payload))
+        return
+    table = Table(title=f"proxy: {ev.model_name} on {dataset}, {pe_type}")
+    for col in ("accuracy", "baseline", "drop", "seconds", "cache hit"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{result.accuracy:.4f}", f"{result.baseline_accuracy:.4f}", f"{result.drop:+.4f}",
+                  f"{result.seconds:.2f}", "yes" if result.cache_hit else "no")
+    Console().print(table)
+
+
+@app.command("layers")
+def layers(
+    model: Optional[str] = typer.Option(None, "--model", help="Model name or module:factory."),
+    dataset: str = typer.Option("digits", "--dataset", help="Data set: digits or cifar10."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the data set's files."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Checkpoint and result cache folder."),
+) -> None:
+    """List the quantizable layer names (forward order) that --layer-bits accepts."""
+    from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
+
+    try:
+        ev = ProxyEvaluator(ProxyConfig(model=model, dataset=dataset, data_dir=data_dir),
+                            cache_dir=cache_dir or default_cache_dir())
+    except ValidationError as exc:
+        _validation_exit(exc)
+    except ProxyError as exc:
+        _fail("--model" if "model" in str(exc).split(":")[0] else "--dataset", str(exc))
+    for name in ev.layer_names:
+        typer.echo(name)
+    ev.close()

@@ -1,1 +1,29 @@
-"""ENOS: energy-aware per-layer operator x computing-mode search (Nasrin et al., arXiv:2104.05217)."""
+"""ENOS: energy-aware per-layer operator x computing-mode search (Nasrin et al., arXiv:2104.05217).
+
+Example:
+    >>> from coexplore.enos import EnosConfig
+    >>> EnosConfig(energy_weight=0.5, mode="single").steps
+    150
+"""
+
+from coexplore.enos.operators import ChoiceOp, LayerGeometry
+from coexplore.enos.record import PARAM_PREFIX, choice_params, record_trial
+from coexplore.enos.runner import EnosCandidate, EnosRunner, front
+from coexplore.enos.search import EnosConfig, EnosSearchResult, enos_search
+from coexplore.enos.supernet import EnosSupernet, MixedLayer
+
+__all__ = [
+    "PARAM_PREFIX",
+    "ChoiceOp",
+    "EnosCandidate",
+    "EnosConfig",
+    "EnosRunner",
+    "EnosSearchResult",
+    "EnosSupernet",
+    "LayerGeometry",
+    "MixedLayer",
+    "choice_params",
+    "enos_search",
+    "front",
+    "record_trial",
+]

@@ -104,6 +104,27 @@ class EnosSupernet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    @torch.no_grad()
+    def calibrate(self, batch: torch.Tensor) -> None:
+        """Initialise every quantizer's scale and the l1 operators' batch norms from one batch.
+
+        The pretrained layers run in eval mode (their BN statistics stay); each l1 operator's batch
+        norm takes the batch's statistics as its running ones, so the quantizers after it calibrate
+        on normalized values, as they will see them.
+        """
+        was_training = self.training
+        norms = [op.norm for m in self.mixed_layers() for op in m.ops if op.norm is not None]
+        self.eval()
+        for norm in norms:
+            norm.train()
+            norm.momentum = None  # cumulative average: one batch sets the running statistics
+        try:
+            self.net(batch)
+        finally:
+            for norm in norms:
+                norm.momentum = 0.1
+            self.train(was_training)
+
     def mixed_layers(self) -> list[MixedLayer]:
         """The mixed layers, in the order of :attr:`layer_names`."""
         modules = dict(self.net.named_modules())
@@ -140,6 +161,9 @@ class EnosSupernet(nn.Module):
             if choice not in names:
                 raise ValueError(f"assignment: {choice!r} is not among this supernet's choices {names}")
             layer.fixed = names.index(choice)
+            for i, op in enumerate(layer.ops):
+                if i != layer.fixed:  # drop regularizers left by the mixture's last forward pass
+                    op.input_quantizer.regularization = None
         return self
 
     def alphas(self) -> np.ndarray:

@@ -131,7 +131,10 @@ def load_characterization(path: str | Path) -> Characterization:
         else:
             data = yaml.safe_load(path.read_text())
             if not isinstance(data, dict) or not isinstance(data.get("fits"), list):
-                raise CharacterizationError(f"{path}: expected a mapping with a list 'fits'")
+                raise CharacterizationError(
+                    f"{path}: expected a characterization (a mapping with a list 'fits:') or a full "
+                    "technology table (with 'curves:', as coexplore/data/tech_45nm.yaml)"
+                )
             entries = data["fits"]
             node = data.get("node_nm")
     except (OSError, yaml.YAMLError) as exc:

@@ -59,7 +59,7 @@ class PolyCurve:
         *,
         log: bool = False,
         quantity: str = "curve",
-    ) -> "PolyCurve":
+    ) -> PolyCurve:
         """Fit a polynomial of ``degree`` through the points by least squares.
 
         The degree is lowered to ``len(points) - 1`` when there are too few points.

@@ -7,11 +7,11 @@ file energy and area by size, DRAM and NoC energy, leakage, and node-scaling fac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import yaml
@@ -48,12 +48,12 @@ class TechnologyTable:
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def default(cls) -> "TechnologyTable":
+    def default(cls) -> TechnologyTable:
         """The shipped 45 nm table built from published figures (cached)."""
         return _default_table()
 
     @classmethod
-    def load(cls, path: str | Path) -> "TechnologyTable":
+    def load(cls, path: str | Path) -> TechnologyTable:
         """Load a full technology table, or a user characterization applied to the default.
 
         A YAML with ``curves:`` is a full table (same layout as ``tech_45nm.yaml``); a YAML with
@@ -70,7 +70,7 @@ class TechnologyTable:
         return cls.default().with_characterization(load_characterization(path))
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "<dict>") -> "TechnologyTable":
+    def from_dict(cls, data: dict, source: str = "<dict>") -> TechnologyTable:
         """Build from the parsed YAML layout (``reference_node_nm``, ``curves``, ``constants``, ``scaling``)."""
         try:
             node = float(data["reference_node_nm"])
@@ -87,7 +87,7 @@ class TechnologyTable:
             raise TechError(f"{source}: missing keys: {', '.join(missing)}")
         return cls(node, curves, consts, scaling, source=source)
 
-    def with_characterization(self, char: Characterization) -> "TechnologyTable":
+    def with_characterization(self, char: Characterization) -> TechnologyTable:
         """A copy whose quantities measured in ``char`` replace the default curves."""
         factor = 1.0
         if char.node_nm is not None:
@@ -147,8 +147,11 @@ class TechnologyTable:
         """Energy of the 16-bit MAC that Eyeriss normalizes access costs to ([E16])."""
         return float(self.curve("int_mult_energy_pj")(256.0) + self.curve("int_add_energy_pj")(32.0))
 
-    def mac_energy_pj(self, pe_code: np.ndarray, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """Energy per operation (pJ) by PE type code and operating bits (broadcast together)."""
+    def mac_energy_pj(
+        self, pe_code: np.ndarray, wb: np.ndarray, ab: np.ndarray, node_nm: np.ndarray | float | None = None
+    ) -> np.ndarray:
+        """Energy per operation (pJ) by PE type code and operating bits (broadcast together);
+        at ``node_nm`` when given, else at the reference node."""
         from coexplore.hardware.pe import PE_MODELS
 
         code, wb, ab = np.broadcast_arrays(np.asarray(pe_code), np.asarray(wb, float), np.asarray(ab, float))
@@ -156,11 +159,16 @@ class TechnologyTable:
         for i in np.unique(code):
             m = code == i
             out[m] = PE_MODELS[PE_TYPES[int(i)]].energy_pj(self, wb[m], ab[m])
-        return out
+        return self._at(out, node_nm, self.energy_scale)
 
-    def pe_area_um2(self, pe_code: np.ndarray) -> np.ndarray:
-        """PE logic area (um^2) by PE type code, at the type's native bits."""
-        return self._per_type(pe_code, lambda name, nw, na: _pe_model(name).area_um2(self, nw, na))
+    def pe_area_um2(self, pe_code: np.ndarray, node_nm: np.ndarray | float | None = None) -> np.ndarray:
+        """PE logic area (um^2) by PE type code, at the type's native bits (and ``node_nm``)."""
+        area = self._per_type(pe_code, lambda name, nw, na: _pe_model(name).area_um2(self, nw, na))
+        return self._at(area, node_nm, self.area_scale)
+
+    @staticmethod
+    def _at(value: np.ndarray, node_nm: np.ndarray | float | None, scale: Callable) -> np.ndarray:
+        return value if node_nm is None else value * scale(node_nm)
 
     def accumulator_bits(self, pe_code: np.ndarray, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Partial-sum width by PE type code and operating bits (broadcast together)."""
@@ -177,16 +185,31 @@ class TechnologyTable:
         return table[code]
 
     # ---------------------------------------------------------------- memories
-    def glb_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
-        """SRAM global-buffer access energy per bit vs capacity ([H14] curve, ~size^0.47)."""
+    def glb_energy_pj_per_bit(
+        self, size_bytes: np.ndarray,
+        node_nm: np.ndarray | float | None = None,
+    ) -> np.ndarray:
+        """SRAM global-buffer access energy per bit vs capacity ([H14] curve, ~size^0.47).
+
+        At ``node_nm`` when given, else at the reference node (as every method here).
+        """
+        return self._at(self._glb_energy_pj_per_bit(size_bytes), node_nm, self.energy_scale)
+
+    def _glb_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
         user = self.user_curve("glb_energy_pj_per_bit")
         if user is not None:
             return user(size_bytes)
         return self.curve("sram_energy_pj_per_bit")(size_bytes)
 
-    def spad_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
+    def spad_energy_pj_per_bit(
+        self, size_bytes: np.ndarray,
+        node_nm: np.ndarray | float | None = None,
+    ) -> np.ndarray:
         """Register-file scratchpad energy per bit: 1x a 16-bit MAC per 16-bit access at 0.5 kB
         ([E16]), scaled with size by the SRAM curve's exponent."""
+        return self._at(self._spad_energy_pj_per_bit(size_bytes), node_nm, self.energy_scale)
+
+    def _spad_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
         user = self.user_curve("spad_energy_pj_per_bit")
         if user is not None:
             return user(size_bytes)
@@ -196,16 +219,28 @@ class TechnologyTable:
         size = np.maximum(np.asarray(size_bytes, dtype=np.float64), 1.0)
         return ref * (size / self.const("rf_reference_bytes")) ** alpha
 
-    def glb_area_um2_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
+    def glb_area_um2_per_bit(
+        self, size_bytes: np.ndarray,
+        node_nm: np.ndarray | float | None = None,
+    ) -> np.ndarray:
         """SRAM area per bit: 6T cell over array efficiency ([M07], [ASSUME])."""
+        return self._at(self._glb_area_um2_per_bit(size_bytes), node_nm, self.area_scale)
+
+    def _glb_area_um2_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
         user = self.user_curve("glb_area_um2_per_bit")
         if user is not None:
             return user(size_bytes)
         per_bit = self.const("sram_cell_area_um2") / self.const("sram_array_efficiency")
         return np.full(np.shape(size_bytes), per_bit)
 
-    def spad_area_um2_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
+    def spad_area_um2_per_bit(
+        self, size_bytes: np.ndarray,
+        node_nm: np.ndarray | float | None = None,
+    ) -> np.ndarray:
         """Flip-flop register-file area per bit ([NG45])."""
+        return self._at(self._spad_area_um2_per_bit(size_bytes), node_nm, self.area_scale)
+
+    def _spad_area_um2_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
         user = self.user_curve("spad_area_um2_per_bit")
         if user is not None:
             return user(size_bytes)

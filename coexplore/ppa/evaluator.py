@@ -22,7 +22,7 @@ from coexplore.workload.layer import Workload
 
 GLB_TOO_SMALL = 3
 _NATIVE = np.array([NATIVE_BITS[name] for name in PE_TYPES], dtype=np.float64)  # (types, 2)
-_CHUNK = 2048  # design points per block of the D x L x M stage (keeps blocks cache-sized)
+_CHUNK = 512  # design points per block of the D x L x M stage (keeps blocks cache-sized)
 
 
 def _per_layer_bits(bits: np.ndarray | None, default: np.ndarray, d: int, n_layers: int, name: str) -> np.ndarray:
@@ -44,32 +44,38 @@ def _per_layer_bits(bits: np.ndarray | None, default: np.ndarray, d: int, n_laye
 def _array_costs(designs: DesignBatch, layers: dict[str, np.ndarray], caps: tuple[np.ndarray, ...]) -> ArrayCosts:
     """Run each dataflow on the design points that use it and stitch the ``D x L`` results."""
     lay = {k: v[None, :] for k, v in layers.items()}
-    common = dict(
-        n=lay["n"], c=lay["c"], k=lay["k"], r=lay["r"], s=lay["s"], p_img=lay["p"], q=lay["q"],
-        groups=lay["groups"], macs=lay["macs"],
-        ifmap_values=lay["n"] * lay["c"] * lay["h"] * lay["w"],
-        weight_values=lay["k"] * (lay["c"] // lay["groups"]) * lay["r"] * lay["s"],
-        ofmap_values=lay["n"] * lay["k"] * lay["p"] * lay["q"],
-    )
+    common = {
+        "n": lay["n"], "c": lay["c"], "k": lay["k"], "r": lay["r"], "s": lay["s"], "p_img": lay["p"],
+        "q": lay["q"], "groups": lay["groups"], "macs": lay["macs"],
+        "ifmap_values": lay["n"] * lay["c"] * lay["h"] * lay["w"],
+        "weight_values": lay["k"] * (lay["c"] // lay["groups"]) * lay["r"] * lay["s"],
+        "ofmap_values": lay["n"] * lay["k"] * lay["p"] * lay["q"],
+    }
     flows = np.unique(designs.dataflow)
     parts: list[tuple[np.ndarray | None, ArrayCosts]] = []
     for code in flows:
         m = None if len(flows) == 1 else designs.dataflow == code
-        pick = (lambda a: a) if m is None else (lambda a: a[m])
+        sub = [a if m is None else a[m] for a in (designs.pe_rows, designs.pe_cols, *caps)]
         x = MappingInputs(
-            **common,
-            rows=pick(designs.pe_rows)[:, None], cols=pick(designs.pe_cols)[:, None],
-            ifmap_cap=pick(caps[0]), filter_cap=pick(caps[1]), psum_cap=pick(caps[2]),
+            **common, rows=sub[0][:, None], cols=sub[1][:, None],
+            ifmap_cap=sub[2], filter_cap=sub[3], psum_cap=sub[4],
         )
         parts.append((m, DATAFLOW_MODELS[DATAFLOWS[int(code)]].map(x)))
     if len(parts) == 1:
         return parts[0][1]
-    shape = caps[0].shape
+    shape = caps[0].shape  # (also the empty batch: no dataflow present, all arrays empty)
     out = {f.name: np.zeros(shape, dtype=np.float64) for f in fields(ArrayCosts)}
     for m, costs in parts:
         for name, arr in out.items():
             arr[m] = np.broadcast_to(getattr(costs, name), (int(m.sum()), shape[1]))
     return ArrayCosts(**out)
+
+
+def _traffic_bits(tiles: TileSet, pick, wb: np.ndarray, ab: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """DRAM bits of the candidates ``pick`` selects (the cheaper loop order of each)."""
+    order_a = pick(tiles.w_a) * wb + pick(tiles.i_a) * ab
+    order_b = pick(tiles.w_b) * wb + pick(tiles.i_b) * ab
+    return np.minimum(order_a, order_b) + pick(tiles.spill) * pb + pick(tiles.ofmap) * ab
 
 
 def _choose_tiling(
@@ -79,33 +85,31 @@ def _choose_tiling(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min-EDP legal GLB tiling per ``D x L``: (DRAM bits, cycles, fits) of the chosen candidate.
 
+    The ``D x L x M`` search runs in blocks of design points and only ranks candidates; the
+    chosen candidate's traffic and cycles are then recomputed on ``D x L`` arrays.
     Args are ``D x L`` (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``) or ``D x 1``.
     """
     d, n_layers = wb.shape
-    traffic = np.empty((d, n_layers))
-    cycles = np.empty((d, n_layers))
+    fp_w, fp_a, fp_p = tiles.fp_w[None], tiles.fp_a[None], tiles.fp_p[None]  # 1 x L x M
+    best = np.empty((d, n_layers), dtype=np.intp)
     fits = np.empty((d, n_layers), dtype=bool)
     for lo in range(0, d, _CHUNK):
         sl = slice(lo, lo + _CHUNK)
-        w3, a3, p3 = wb[sl, :, None], ab[sl, :, None], pb[sl, :, None]
-        t_a = tiles.w_a * w3 + tiles.i_a * a3
-        t_b = tiles.w_b * w3 + tiles.i_b * a3
-        bits = np.minimum(t_a, t_b)
-        bits += tiles.spill * p3
-        bits += tiles.ofmap * a3
-        foot = tiles.fp_w * w3 + tiles.fp_a * a3 + tiles.fp_p * p3
+        w3, a3, p3 = (x[sl, :, None] for x in (wb, ab, pb))
+        bits = _traffic_bits(tiles, lambda a: a[None], w3, a3, p3)
+        foot = fp_w * w3 + fp_a * a3 + fp_p * p3
         ok = foot <= glb_bits[sl, :, None]
-        cyc = np.maximum(comp_cycles[sl, :, None], np.ceil(bits / bits_per_cycle[sl, :, None]))
-        energy = base_pj[sl, :, None] + bits * fill_pj_per_bit[sl, :, None] + cyc * leak_pj_per_cycle[sl, :, None]
+        cyc = np.maximum(comp_cycles[sl, :, None], bits / bits_per_cycle[sl, :, None])
+        energy = base_pj[sl, :, None] + bits * fill_pj_per_bit[sl, :, None]
+        energy += cyc * leak_pj_per_cycle[sl, :, None]
         edp = np.where(ok, energy * cyc, np.inf)
-        best = np.argmin(edp, axis=2)
         any_ok = ok.any(axis=2)
         # Nothing fits: report the smallest-footprint tile's numbers (the point is flagged).
-        best = np.where(any_ok, best, np.argmin(foot, axis=2))
-        take = best[:, :, None]
-        traffic[sl] = np.take_along_axis(bits, take, axis=2)[:, :, 0]
-        cycles[sl] = np.take_along_axis(cyc, take, axis=2)[:, :, 0]
+        best[sl] = np.where(any_ok, np.argmin(edp, axis=2), np.argmin(foot, axis=2))
         fits[sl] = any_ok
+    cols = np.arange(n_layers)[None, :]
+    traffic = _traffic_bits(tiles, lambda a: a[cols, best], wb, ab, pb)
+    cycles = np.maximum(comp_cycles, np.ceil(traffic / bits_per_cycle))
     return traffic, cycles, fits
 
 
@@ -222,7 +226,7 @@ def evaluate(
     utilization = macs * passes / (n_pes * cycles)
 
     reason_code = np.where(arr.reason != 0, arr.reason, np.where(glb_fits, 0, GLB_TOO_SMALL))
-    feasible = ~np.any(reason_code != 0, axis=1)
+    feasible = np.all(reason_code == 0, axis=1)
     reasons = _reasons(reason_code, feasible, designs, workload, ab_op, wb_op)
 
     total_macs = np.full(d, float(workload.macs))
@@ -243,6 +247,7 @@ def evaluate(
         edp=energy * latency,
         energy_breakdown_j={k: v.sum(axis=1) for k, v in layer_j.items()},
         area_breakdown_mm2=area,
+        layer_feasible=reason_code == 0,
         layer_macs=np.broadcast_to(macs, (d, n_layers)),
         layer_cycles=cycles,
         layer_compute_cycles=np.broadcast_to(comp_cycles, (d, n_layers)),

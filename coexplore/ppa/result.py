@@ -26,6 +26,8 @@ class PPAResult:
     ``edp`` in joule-seconds; ``layer_dram_bytes`` in bytes. ``layer_cycles`` are the cycles a
     layer takes (the larger of compute and DRAM transfer, double-buffered);
     ``layer_compute_cycles`` the PE array's alone (what SCALE-Sim calls compute cycles).
+    ``layer_feasible`` says which layers' minimal tiles fit (``feasible`` is their conjunction);
+    ``layer_utilization`` is useful MACs over PE-cycles, DRAM stalls included.
 
     Example:
         >>> from coexplore.hardware import DesignPoint
@@ -50,6 +52,7 @@ class PPAResult:
     edp: np.ndarray
     energy_breakdown_j: dict[str, np.ndarray]
     area_breakdown_mm2: dict[str, np.ndarray]
+    layer_feasible: np.ndarray
     layer_macs: np.ndarray
     layer_cycles: np.ndarray
     layer_compute_cycles: np.ndarray
@@ -74,7 +77,8 @@ class PPAResult:
         """
         out: dict = {}
         for key in TOP_LEVEL_KEYS:
-            out[key] = getattr(self, key)[i].item()
+            value = getattr(self, key)[i].item()
+            out[key] = round(value) if key in ("macs", "cycles") else value
         out["energy_breakdown_j"] = {k: v[i].item() for k, v in self.energy_breakdown_j.items()}
         out["area_breakdown_mm2"] = {k: v[i].item() for k, v in self.area_breakdown_mm2.items()}
         out["infeasible_reason"] = str(self.infeasible_reason[i])

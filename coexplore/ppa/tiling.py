@@ -27,8 +27,8 @@ class TileSet:
 
     Footprints (``fp_*``) must fit the GLB together; ``*_a``/``*_b`` are the weight and ifmap
     values read from DRAM under loop order A (rows outer) and B (channels outer); ``spill`` the
-    partial sums written and read back when input channels are chunked; ``ofmap`` (``L x 1``)
-    the outputs written once.
+    partial sums written and read back when input channels are chunked; ``ofmap`` the outputs
+    written once (the same for every candidate).
     """
 
     fp_w: np.ndarray
@@ -91,5 +91,5 @@ def tile_set(layers: dict[str, np.ndarray]) -> TileSet:
         w_b=w_b,
         i_b=i_b,
         spill=2.0 * (n_c - 1) * ofmap + np.zeros_like(k_t),
-        ofmap=ofmap,
+        ofmap=ofmap + np.zeros_like(k_t),
     )

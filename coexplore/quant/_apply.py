@@ -116,12 +116,24 @@ def quantize_model(
 
 
 def calibrate_quantizers(model: nn.Module, batch: torch.Tensor) -> None:
-    """Initialise every activation quantizer's scales from one batch (no gradient, BN stats kept)."""
+    """Initialise every activation quantizer's scales from one batch, as training will see it.
+
+    The pass runs in training mode (batch-norm normalizes with batch statistics, as during the
+    fine-tune) with batch-norm momentum set to 0 so the running statistics stay as they were.
+    """
     was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(batch)
-    model.train(was_training)
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    model.train()
+    try:
+        with torch.no_grad():
+            model(batch)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.train(was_training)
 
 
 def regularization_loss(model: nn.Module) -> torch.Tensor | None:

@@ -17,12 +17,18 @@ from torch import nn
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
     """Round to the nearest integer forward; identity gradient backward (straight-through)."""
-    return (torch.round(x) - x).detach() + x
+    return torch.round(x.detach()) + (x - x.detach())
 
 
 def scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
     """Identity forward; gradient multiplied by ``scale`` backward (LSQ's step-size gradient scale)."""
-    return (x - x * scale).detach() + x * scale
+    scaled = x * scale
+    return x.detach() + (scaled - scaled.detach())
+
+
+def straight_through(quantized: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Exactly ``quantized`` forward; identity gradient to ``x`` backward."""
+    return quantized.detach() + (x - x.detach())
 
 
 def per_channel_view(t: torch.Tensor, ndim: int) -> torch.Tensor:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from coexplore.quant._base import ActQuantizer, WeightQuantizer, per_channel_view
+from coexplore.quant._base import ActQuantizer, WeightQuantizer, per_channel_view, straight_through
 
 K_SIGMA = 1.0
 
@@ -86,7 +86,7 @@ class BinaryWeightQuantizer(WeightQuantizer):
         alpha = weight.detach().reshape(weight.shape[0], -1).abs().mean(dim=1)
         alpha = per_channel_view(alpha, weight.ndim)
         q = torch.where(weight >= 0, alpha, -alpha)
-        return (q - weight).detach() + weight
+        return straight_through(q, weight)
 
 
 class BinaryActQuantizer(ActQuantizer):
@@ -105,7 +105,10 @@ class BinaryActQuantizer(ActQuantizer):
     def calibrate(self, x: torch.Tensor) -> None:
         dims = [d for d in range(x.ndim) if d != 1]
         mean = x.mean(dim=dims)
-        std = x.std(dim=dims, unbiased=False).clamp_min(1e-6)
+        std = x.std(dim=dims, unbiased=False)
+        # A channel that is (almost) constant in the calibration batch, e.g. a dead ReLU, would
+        # blow up u; floor its spread at a tenth of the layer's mean spread.
+        std = std.clamp_min(0.1 * float(std.mean()) + 1e-8)
         self.shift.data = mean.clone()
         self.spread = std.clone()
         centered = x - mean.reshape(1, -1, *([1] * (x.ndim - 2)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from coexplore.quant._base import WeightQuantizer, per_channel_view
+from coexplore.quant._base import WeightQuantizer, per_channel_view, straight_through
 
 
 def exponent_count(bits: int, terms: int) -> int:
@@ -98,7 +98,7 @@ class PowerOfTwoWeightQuantizer(WeightQuantizer):
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         e_min, e_max = self.exponent_range(weight)
         q = greedy_power_of_two(weight.detach(), self.terms, e_min, e_max)
-        return (q - weight).detach() + weight
+        return straight_through(q, weight)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, terms={self.terms}, exponents={self.n_exponents}"

@@ -44,6 +44,7 @@ class MlflowObserver:
         self.trial_log_seconds: list[float] = []
         """Wall-clock seconds spent in ``on_trial_end`` per trial (the tracking overhead)."""
         self._runs: StudyRuns | None = None
+        self._front: set[int] | None = None  # the front whose on_pareto tags this process last synced
 
     def _runs_of(self, study: "optuna.Study") -> StudyRuns:
         if self._runs is None or self._runs.study_name != study.study_name:
@@ -62,12 +63,13 @@ class MlflowObserver:
         log_config(runs, view, self.config_files)
         runs.client.update_run(runs.parent_run_id, status="RUNNING")
         counts, _ = sync_study(runs, view)
+        self._front = view.front_numbers()
         if counts.logged or counts.removed:
             log.info("MLflow reconcile of %s: %d trial runs logged, %d present, %d duplicates removed",
                      study.study_name, counts.logged, counts.present, counts.removed)
 
     def on_trial_end(self, study: "optuna.Study", trial: "FrozenTrial") -> None:
-        """Log the trial's run (once), move ``on_pareto`` tags, log the front's hypervolume."""
+        """Log the trial's run (once) and move the ``on_pareto`` tags; about five tracking calls."""
         if not trial.state.is_finished():
             return
         start = time.perf_counter()
@@ -75,11 +77,12 @@ class MlflowObserver:
             runs = self._runs_of(study)
             view = StudyView.of(study)
             front = view.front_numbers()
-            run_id, _ = runs.log_trial(trial, view.objectives, trial.number in front)
-            runs.sync_on_pareto(front, {trial.number: run_id})
-            hv = view.front_hypervolume()
-            if hv is not None:
-                runs.log_parent_metrics({"hypervolume": hv}, step=trial.number)
+            # existing=[]: this process just finished the trial, so nobody logged it before; a
+            # concurrent reconcile that did is caught by the duplicate check after logging
+            run_id, _ = runs.log_trial(trial, view.objectives, trial.number in front, existing=[])
+            if front != self._front:  # unchanged front: the new run's own tag is already right
+                runs.sync_on_pareto(front, {trial.number: run_id})
+                self._front = front
         except Exception:  # noqa: BLE001 - tracking must not stop the study; on_study_end repairs
             log.warning("MLflow logging of trial %d failed; it will be reconciled at study end",
                         trial.number, exc_info=True)

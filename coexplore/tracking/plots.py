@@ -37,6 +37,7 @@ _INFEASIBLE = "#b0b0b0"
 _ENERGY_COMPONENT = re.compile(r"^energy_(.+)_j$")
 _AREA_COMPONENT = re.compile(r"^area_(.+)_mm2$")
 MAX_BREAKDOWN_DESIGNS = 8
+MIN_TRIALS_FOR_IMPORTANCE = 8
 
 
 @dataclass
@@ -220,11 +221,15 @@ def area_breakdown_plot(view: "StudyView") -> Plot | None:
 
 
 def importance_plot(study: "optuna.Study", view: "StudyView") -> Plot | None:
-    """fANOVA parameter importance per objective; None when Optuna cannot compute it."""
+    """fANOVA parameter importance per objective; None below 8 complete trials or when Optuna
+    cannot compute it (e.g. a parameter that never varies)."""
     import optuna
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
 
+    done = [t for t in view.trials if t.state == TrialState.COMPLETE and t.values is not None]
+    if len(done) < MIN_TRIALS_FOR_IMPORTANCE:
+        return None  # Optuna answers even for one trial (uniform shares); that would mislead
     per_obj: dict[str, dict[str, float]] = {}
     for i, name in enumerate(view.objectives):
         try:

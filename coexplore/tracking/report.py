@@ -86,6 +86,7 @@ def sync_study(runs: StudyRuns, view: StudyView) -> tuple[ReconcileCounts, dict[
     summary = summary_metrics(view)
     finished = sum(1 for t in view.trials if t.state.is_finished())
     runs.log_parent_metrics(summary, step=finished)
+    runs.log_hypervolume_history(view)
     return counts, summary
 
 

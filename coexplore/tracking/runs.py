@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
+from coexplore.search.pareto import hypervolume_history
 from coexplore.tracking import entities as E
 from coexplore.tracking.store import artifact_location, safe_key
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
     from optuna.trial import FrozenTrial
+
+    from coexplore.tracking.summary import StudyView
 
 STALE_AFTER_S = 600.0
 _PAGE = 5000
@@ -324,6 +327,17 @@ class StudyRuns:
         stamp = _now_ms()
         self.client.log_batch(self.parent_run_id, metrics=[Metric(safe_key(k), float(v), stamp, step)
                                                            for k, v in values.items()])
+
+    def log_hypervolume_history(self, view: "StudyView") -> None:
+        """The front's hypervolume after each finished trial as the parent's ``hypervolume`` metric
+        (step = trial number, timestamp = the trial's completion, so re-logging adds nothing)."""
+        if view.reference_point is None:
+            return
+        when = {t.number: E.ms(t.datetime_complete) or 0 for t in view.trials}
+        hist = hypervolume_history(view.trials, view.directions, view.reference_point)
+        metrics = [Metric("hypervolume", hv, when[n], n) for n, hv in hist]
+        if metrics:
+            self.client.log_batch(self.parent_run_id, metrics=metrics)
 
     def log_parent_params(self, params: dict[str, str]) -> None:
         """Log params on the parent once; a value that changed since (e.g. a larger budget on

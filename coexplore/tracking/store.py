@@ -8,6 +8,7 @@ Any other tracking URI (a shared ``http://`` server, a PostgreSQL-backed store) 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -109,10 +110,24 @@ def artifact_location(tracking_uri: str) -> str | None:
 
 
 def prepare_store(tracking_uri: str) -> None:
-    """Create the folder of a local SQLite tracking database so that MLflow can open it."""
+    """Create the folder of a local SQLite tracking database and put the database in WAL mode.
+
+    Write-ahead logging (persistent in the file) costs one fsync per commit instead of several,
+    which is most of MLflow's per-trial overhead on SQLite, and lets ``coexplore ui`` read while a
+    study writes. WAL needs a local file system (the default ``./coexplore-runs/``).
+    """
     db = sqlite_path(tracking_uri)
-    if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
+    if db is None:
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:
+        pass  # e.g. a network file system without shared memory: MLflow works in its default mode
 
 
 def is_http_uri(tracking_uri: str) -> bool:

@@ -16,12 +16,14 @@ stride-2 3x3 convs: 29x29 against 28x28, 7% more MACs).
 * Import takes ``output_rounding``: ``"scalesim"`` (default) reproduces what SCALE-Sim simulates
   (the file means what SCALE-Sim makes of it; the implicit extra rows become part of ``h``),
   ``"floor"`` reads the file as a PyTorch convolution would. Imported layers have ``padding=0``
-  and ``groups=1`` (SCALE-Sim has neither).
+  and ``groups=1`` (SCALE-Sim has neither), except ``DP`` rows (below).
 
 Grouped convs are exported with ``Channels = c / groups``, which keeps the MACs exact (SCALE-Sim
-has no groups; its ``DP`` name convention expands a depthwise layer into one simulation per
-channel, which we do not use). Linear and matmul layers (1x1 maps) are exported with the batch or
-token count as the IFMAP height; a conv with ``n > 1`` cannot be written (no batch dimension).
+has no groups). On import, a row whose name contains ``DP`` is what SCALE-Sim makes of it: one
+layer per channel, each with one channel and ``Num Filter`` filters, i.e. a grouped conv with
+``groups = c`` and ``k = c * Num Filter``; export refuses such names rather than write them.
+Linear and matmul layers (1x1 maps) are exported with the batch or token count as the IFMAP
+height; a conv with ``n > 1`` cannot be written (no batch dimension).
 An optional ninth column (SCALE-Sim 3's ``N:M`` sparsity) is accepted when it is ``1:1``.
 """
 
@@ -102,6 +104,9 @@ def _layer_from_row(cells: list[str], where: str, rounding: OutputRounding) -> L
         h = (math.ceil((h - r + stride) / stride) - 1) * stride + r
         w = (math.ceil((w - s + stride) / stride) - 1) * stride + s
     kind = "linear" if h == w == r == s == 1 else "conv"
+    if "DP" in name:  # SCALE-Sim runs it as `c` one-channel layers of `k` filters each
+        return Layer(name=name, kind=kind, c=c, k=c * k, h=h, w=w, r=r, s=s, stride=stride,
+                     groups=c)
     return Layer(name=name, kind=kind, c=c, k=k, h=h, w=w, r=r, s=s, stride=stride)
 
 

@@ -99,3 +99,19 @@ def test_a_table_missing_a_curve_names_the_file_and_key(tmp_path):
     path.write_text("reference_node_nm: 45\ncurves: {}\nconstants: {}\nscaling: {}\n")
     with pytest.raises(TechError, match=r"tech\.yaml.*int_mult_energy_pj"):
         TechnologyTable.load(path)
+
+
+def test_every_pe_type_has_a_model_and_every_dataflow_a_mapping():
+    from coexplore.hardware import DATAFLOWS
+    from coexplore.hardware.pe import PE_MODELS
+    from coexplore.ppa.dataflows import DATAFLOW_MODELS
+
+    assert set(PE_MODELS) == set(PE_TYPES)
+    assert set(DATAFLOW_MODELS) == set(DATAFLOWS)
+
+
+def test_methods_answer_at_a_given_node(tech):
+    code = np.array([CODE["int8"]])
+    at_22 = tech.mac_energy_pj(code, 8, 8, node_nm=22.5)
+    assert at_22[0] == pytest.approx(tech.mac_energy_pj(code, 8, 8)[0] * float(tech.energy_scale(22.5)))
+    assert tech.pe_area_um2(code, node_nm=22.5)[0] == pytest.approx(tech.pe_area_um2(code)[0] / 4)

@@ -13,7 +13,7 @@ from coexplore.workload import Layer, Workload
 # 2 input channels, 3 filters of 3x3 over a 4x4 map, no padding: a 2x2 output; 216 MACs.
 LAYER = Layer("conv", c=2, k=3, h=4, w=4, r=3, s=3)
 ONE = Workload("one", (LAYER,))
-FAST_DRAM = dict(dram_gbps=10000.0, glb_kib=64.0)
+FAST_DRAM = {"dram_gbps": 10000.0, "glb_kib": 64.0}
 
 
 def _point(**kw) -> DesignPoint:
@@ -108,3 +108,10 @@ def test_per_layer_bits_accept_shape_l_and_d_by_l():
     assert np.array_equal(a.energy_j, b.energy_j)
     with pytest.raises(ValueError, match="weight_bits"):
         evaluate(batch, ONE, weight_bits=np.array([4, 4, 4]))
+
+
+def test_a_design_at_half_the_node_has_a_quarter_of_the_area():
+    at_45 = evaluate_point(_point(), ONE)
+    at_22 = evaluate_point(_point(tech_nm=22.5), ONE)
+    assert at_22.area_mm2[0] == pytest.approx(at_45.area_mm2[0] / 4)
+    assert at_22.energy_breakdown_j["mac"][0] < at_45.energy_breakdown_j["mac"][0]

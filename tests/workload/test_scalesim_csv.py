@@ -146,3 +146,10 @@ def test_export_then_scalesim_ceil_equals_our_floor_output(tmp_path_factory, h, 
     _, height, _, filt, _, _, _, st_ = (cell.strip() for cell in path.read_text().splitlines()[1].split(",")[:8])
     scalesim_p = -(-(int(height) - int(filt) + int(st_)) // int(st_))  # SCALE-Sim's ceil formula
     assert scalesim_p == layer.p
+
+
+def test_dp_row_imports_as_scalesims_per_channel_depthwise(tmp_path):
+    # SCALE-Sim expands a 'DP' row into `Channels` one-channel layers of `Num Filter` filters
+    layer = from_scalesim_csv(write(tmp_path, "Conv2DP, 114, 114, 3, 3, 32, 1, 1,")).layers[0]
+    assert (layer.c, layer.k, layer.groups) == (32, 32, 32)
+    assert layer.macs == 32 * 112 * 112 * 9

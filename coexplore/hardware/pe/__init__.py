@@ -1,4 +1,8 @@
-"""PE models behind one contract (:class:`PEModel`); adding a PE type is one file + one line here."""
+"""PE models behind one contract (:class:`PEModel`); adding a PE type is one file + one line here.
+
+Source keys in the docstrings ([H14], [LNN17], [NG45], [WH11]) are defined, with full references,
+in the header of ``coexplore/data/tech_45nm.yaml``.
+"""
 
 from coexplore.hardware.pe._base import PEModel
 from coexplore.hardware.pe.binary import BinaryPE

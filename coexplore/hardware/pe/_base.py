@@ -28,20 +28,20 @@ class PEModel(ABC):
         """Width of one product before accumulation."""
 
     @abstractmethod
-    def datapath_energy_pj(self, tech: "TechnologyTable", wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    def datapath_energy_pj(self, tech: TechnologyTable, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Energy of the multiply (or shift / XNOR) and accumulate of one operation."""
 
     @abstractmethod
-    def datapath_area_um2(self, tech: "TechnologyTable", nw: np.ndarray, na: np.ndarray) -> np.ndarray:
+    def datapath_area_um2(self, tech: TechnologyTable, nw: np.ndarray, na: np.ndarray) -> np.ndarray:
         """Area of the arithmetic (without pipeline registers) at native bits."""
 
-    def accumulator_bits(self, tech: "TechnologyTable", wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    def accumulator_bits(self, tech: TechnologyTable, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Accumulator / partial-sum width: product bits plus guard bits, capped."""
         guard = tech.const("accumulator_guard_bits")
         cap = tech.const("accumulator_max_bits")
         return np.minimum(self.product_bits(wb, ab) + guard, cap)
 
-    def energy_pj(self, tech: "TechnologyTable", wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    def energy_pj(self, tech: TechnologyTable, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Energy per operation; a user curve for this family replaces the default model.
 
         A user curve is a function of ``sqrt(wb * ab)`` (equal to the bits when wb == ab).
@@ -51,7 +51,7 @@ class PEModel(ABC):
             return user(np.sqrt(np.asarray(wb, dtype=np.float64) * ab))
         return self.datapath_energy_pj(tech, wb, ab)
 
-    def area_um2(self, tech: "TechnologyTable", nw: np.ndarray, na: np.ndarray) -> np.ndarray:
+    def area_um2(self, tech: TechnologyTable, nw: np.ndarray, na: np.ndarray) -> np.ndarray:
         """PE logic area: datapath plus operand/accumulator pipeline registers (flip-flops)."""
         user = tech.user_curve("pe_area_um2", self.family)
         if user is not None:

@@ -27,13 +27,13 @@ class IntMAC(PEModel):
     def product_bits(self, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         return np.asarray(wb) + ab
 
-    def datapath_energy_pj(self, tech: "TechnologyTable", wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    def datapath_energy_pj(self, tech: TechnologyTable, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         wb = np.asarray(wb, dtype=np.float64)
         mult = tech.curve("int_mult_energy_pj")(wb * ab)
         acc = tech.curve("int_add_energy_pj")(self.accumulator_bits(tech, wb, ab))
         return mult + acc
 
-    def datapath_area_um2(self, tech: "TechnologyTable", nw: np.ndarray, na: np.ndarray) -> np.ndarray:
+    def datapath_area_um2(self, tech: TechnologyTable, nw: np.ndarray, na: np.ndarray) -> np.ndarray:
         nw = np.asarray(nw, dtype=np.float64)
         mult = tech.curve("int_mult_area_um2")(nw * na)
         acc = tech.curve("int_add_area_um2")(self.accumulator_bits(tech, nw, na))

@@ -37,14 +37,14 @@ class LightPE2(PEModel):
         hi, _ = _term_exp_bits(wb)
         return shifted_bits(ab, hi) + 1  # the sum of two terms carries one more bit
 
-    def datapath_energy_pj(self, tech: "TechnologyTable", wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    def datapath_energy_pj(self, tech: TechnologyTable, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         hi, lo = _term_exp_bits(wb)
         shifts = shifter_energy_pj(tech, ab, hi) + shifter_energy_pj(tech, ab, lo)
         add = tech.curve("int_add_energy_pj")(shifted_bits(ab, hi))
         acc = tech.curve("int_add_energy_pj")(self.accumulator_bits(tech, wb, ab))
         return shifts + add + acc
 
-    def datapath_area_um2(self, tech: "TechnologyTable", nw: np.ndarray, na: np.ndarray) -> np.ndarray:
+    def datapath_area_um2(self, tech: TechnologyTable, nw: np.ndarray, na: np.ndarray) -> np.ndarray:
         hi, lo = _term_exp_bits(nw)
         shifts = shifter_area_um2(tech, na, hi) + shifter_area_um2(tech, na, lo)
         add = tech.curve("int_add_area_um2")(shifted_bits(na, hi))

@@ -1,0 +1,75 @@
+"""Throughput of the vectorized PPA evaluator, mapping (GLB tiling) choice included.
+
+Prints one table: layer-evaluations per second for batches of random design points from
+``spaces/quidam.yaml`` widened to all three dataflows, and the wall time of ResNet-50 over
+10,000 design points (targets on a 2-core machine: >= 200,000 layer-evaluations/s; < 3 s).
+
+Usage:
+    .venv/bin/python benchmarks/ppa_throughput.py [--repeats 3] [--designs 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from coexplore.hardware import DATAFLOWS, DesignBatch
+from coexplore.ppa import evaluate
+from coexplore.workload import resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATE = 200_000.0
+TARGET_R50_S = 3.0
+
+
+def random_designs(n: int, seed: int = 0) -> DesignBatch:
+    """``n`` random points of the QUIDAM space (``spaces/quidam.yaml``), each with a random dataflow."""
+    from coexplore.search.space import load_space
+
+    cols = load_space(ROOT / "spaces" / "quidam.yaml").sample_hardware(n, seed)
+    rng = np.random.default_rng(seed)
+    cols["dataflow"] = [DATAFLOWS[i] for i in rng.integers(0, len(DATAFLOWS), n)]
+    return DesignBatch.from_columns(cols)
+
+
+def best_time(fn, repeats: int) -> float:
+    """Best wall time of ``repeats`` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--designs", type=int, default=10_000)
+    args = parser.parse_args()
+
+    rows = []
+    for net, n in (("resnet18", 1_000), ("resnet18", args.designs), ("mobilenet_v2", args.designs),
+                   ("resnet50", args.designs)):
+        wl = resolve(net)
+        designs = random_designs(n)
+        seconds = best_time(lambda d=designs, w=wl: evaluate(d, w), args.repeats)
+        rows.append((net, n, len(wl), seconds, n * len(wl) / seconds))
+
+    print(f"{'workload':<14}{'designs':>9}{'layers':>8}{'seconds':>10}{'layer-evals/s':>16}")
+    for net, n, layers, seconds, rate in rows:
+        print(f"{net:<14}{n:>9,}{layers:>8}{seconds:>10.3f}{rate:>16,.0f}")
+    r50 = rows[-1]
+    worst = min(rate for *_, rate in rows)
+    print(f"\nlowest rate {worst:,.0f} layer-evals/s (target >= {TARGET_RATE:,.0f}): "
+          f"{'met' if worst >= TARGET_RATE else 'MISSED'}")
+    print(f"ResNet-50 x {r50[1]:,} designs: {r50[3]:.2f} s (target < {TARGET_R50_S:.0f} s): "
+          f"{'met' if r50[3] < TARGET_R50_S else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

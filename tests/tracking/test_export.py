@@ -1,0 +1,67 @@
+"""`study export`: one row per trial with params, metrics, objectives and state; CSV and Parquet."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from coexplore.search.pareto import pareto_trials, study_directions
+from coexplore.tracking import export_trials, trials_frame
+from tests.tracking.conftest import drive, new_study
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    s = new_study(f"sqlite:///{tmp_path_factory.mktemp('export') / 'study.db'}", "export-module")
+    drive(s, None, 12)
+    return s
+
+
+def test_one_row_per_trial_in_trial_order(study):
+    df = trials_frame(study)
+    assert list(df["number"]) == [t.number for t in study.trials]
+    assert list(df["state"]) == [t.state.name for t in study.trials]
+
+
+def test_rows_hold_params_metrics_and_objective_values(study):
+    df = trials_frame(study).set_index("number")
+    for t in study.trials:
+        row = df.loc[t.number]
+        for k, v in t.params.items():
+            assert row[f"params_{k}"] == v
+        if t.values is not None:
+            assert row["values_accuracy"] == t.values[0]
+            for k, v in t.user_attrs["metrics"].items():
+                assert row[f"metrics_{k}"] == pytest.approx(v)
+
+
+def test_on_pareto_column_marks_the_front(study):
+    df = trials_frame(study)
+    front = {t.number for t in pareto_trials(study.trials, study_directions(study))}
+    assert set(df.loc[df["on_pareto"], "number"]) == front
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_round_trips_through_pandas(study, tmp_path, fmt):
+    path = export_trials(study, fmt, tmp_path / f"trials.{fmt}")
+    back = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+    want = trials_frame(study)
+    assert list(back.columns) == list(want.columns)
+    assert list(back["number"]) == list(want["number"])
+    for col in [c for c in want.columns if c.startswith(("values_", "metrics_"))]:
+        for a, b in zip(back[col], want[col]):
+            assert (math.isnan(a) and (b is None or math.isnan(b))) or a == pytest.approx(b)
+    assert list(back["params_pe_type"]) == list(want["params_pe_type"])
+
+
+def test_export_of_an_empty_study_has_the_fixed_columns(tmp_path):
+    s = new_study(f"sqlite:///{tmp_path / 'e.db'}", "empty")
+    df = pd.read_csv(export_trials(s, "csv", tmp_path / "e.csv"))
+    assert len(df) == 0 and "number" in df.columns and "state" in df.columns
+
+
+def test_unknown_format_is_refused_with_the_allowed_ones(study, tmp_path):
+    with pytest.raises(ValueError, match="'csv' or 'parquet'"):
+        export_trials(study, "xlsx", tmp_path / "t.xlsx")  # type: ignore[arg-type]

@@ -1,0 +1,124 @@
+"""Exactly one run per trial whatever the order of processes: resume, repeat, race, crash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+
+from mlflow import MlflowClient
+
+from coexplore.search.pareto import pareto_trials, study_directions
+from coexplore.tracking import MlflowObserver, report_study
+from coexplore.tracking.entities import TAG_LOGGED_AT, TAG_LOGGER
+from coexplore.tracking.report import open_client
+from coexplore.tracking.runs import StudyRuns
+from tests.tracking.conftest import drive
+
+
+def _trial_runs(tracking_uri: str, name: str) -> list:
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(name)
+    return client.search_runs([exp.experiment_id], "tags.`coexplore.role` = 'trial'", max_results=5000)
+
+
+def _counts(tracking_uri: str, name: str) -> Counter:
+    return Counter(int(r.data.tags["trial_number"]) for r in _trial_runs(tracking_uri, name))
+
+
+def _finished(study) -> set[int]:
+    return {t.number for t in study.trials if t.state.is_finished()}
+
+
+def test_running_the_hooks_twice_logs_no_duplicates(make_study, tracking_uri):
+    study = make_study()
+    observer = MlflowObserver(tracking_uri, plots=False)
+    drive(study, observer, 8)
+    for t in study.trials:
+        observer.on_trial_end(study, t)
+    observer.on_study_start(study)
+    observer.on_study_end(study)
+    counts = _counts(tracking_uri, study.study_name)
+    assert set(counts) == _finished(study) and set(counts.values()) == {1}
+
+
+def test_resumed_process_continues_without_duplicates(make_study, tracking_uri):
+    study = make_study()
+    drive(study, MlflowObserver(tracking_uri, plots=False), 6)
+    drive(study, MlflowObserver(tracking_uri, plots=False), 6)  # a new process: a new observer
+    counts = _counts(tracking_uri, study.study_name)
+    assert len(study.trials) == 12
+    assert set(counts) == _finished(study) and set(counts.values()) == {1}
+
+
+def test_trials_finished_without_tracking_are_logged_on_resume(make_study, tracking_uri):
+    study = make_study()
+    drive(study, None, 5)  # e.g. a worker that crashed before logging, or ran with tracking off
+    drive(study, MlflowObserver(tracking_uri, plots=False), 3)
+    counts = _counts(tracking_uri, study.study_name)
+    assert set(counts) == _finished(study) and set(counts.values()) == {1}
+
+
+def test_one_parent_run_per_study_across_processes(make_study, tracking_uri):
+    study = make_study()
+    drive(study, MlflowObserver(tracking_uri, plots=False), 3)
+    drive(study, MlflowObserver(tracking_uri, plots=False), 3)
+    report_study(study, tracking_uri, plots=False)
+    runs = StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri)
+    assert len(runs.parent_runs()) == 1
+
+
+def writer_b_clock_ms() -> int:
+    import time
+
+    return int(time.time() * 1000) - 1
+
+
+def test_a_racing_duplicate_removes_itself(make_study, tracking_uri):
+    study = make_study()
+    drive(study, MlflowObserver(tracking_uri, plots=False), 3)
+    trial = study.trials[0]
+    writer_b = StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri)
+    # writer B did its "already logged?" check before A's run existed, so it logs the trial again
+    run_id, created = writer_b.log_trial(trial, ["accuracy", "energy_j", "area_mm2"], False, existing=[])
+    assert created
+    survivors = [r for r in _trial_runs(tracking_uri, study.study_name) if r.data.tags["trial_number"] == "0"]
+    assert [r.info.run_id for r in survivors] == [run_id]
+    assert int(survivors[0].data.tags[TAG_LOGGED_AT]) < writer_b_clock_ms(), "the earlier run survives"
+
+
+def test_finished_duplicates_left_by_a_race_are_removed_by_report(make_study, tracking_uri):
+    study = make_study()
+    drive(study, MlflowObserver(tracking_uri, plots=False), 3)
+    writer = StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri)
+    writer._write_trial(study.trials[1], ["accuracy", "energy_j", "area_mm2"], False)  # bypasses every check
+    assert _counts(tracking_uri, study.study_name)[1] == 2
+    rep = report_study(study, tracking_uri, plots=False)
+    assert rep.counts.removed == 1
+    assert set(_counts(tracking_uri, study.study_name).values()) == {1}
+
+
+def test_run_left_running_by_a_dead_process_is_replaced(make_study, tracking_uri):
+    study = make_study()
+    drive(study, None, 2)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    client = open_client(tracking_uri)
+    runs = StudyRuns(client, study.study_name, tracking_uri)
+    half = client.create_run(runs.experiment_id, tags={
+        "coexplore.role": "trial", "trial_number": "0", TAG_LOGGED_AT: "1", TAG_LOGGER:
+        f"{__import__('socket').gethostname()}:{dead.stdout.strip()}"})  # crashed before metrics
+    MlflowObserver(tracking_uri, plots=False).on_study_start(study)
+    live = _trial_runs(tracking_uri, study.study_name)
+    assert half.info.run_id not in {r.info.run_id for r in live}
+    assert Counter(int(r.data.tags["trial_number"]) for r in live) == {0: 1, 1: 1}
+    assert all(r.data.metrics for r in live)
+
+
+def test_on_pareto_is_exact_after_a_resume(make_study, tracking_uri):
+    study = make_study()
+    drive(study, MlflowObserver(tracking_uri, plots=False), 8)
+    drive(study, MlflowObserver(tracking_uri, plots=False), 8)
+    front = {t.number for t in pareto_trials(study.trials, study_directions(study))}
+    tagged = {int(r.data.tags["trial_number"]) for r in _trial_runs(tracking_uri, study.study_name)
+              if r.data.tags["on_pareto"] == "true"}
+    assert tagged == front

@@ -1,0 +1,79 @@
+"""Review plots: what each one shows, and skipping where the data does not allow it."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from coexplore.tracking.plots import (
+    area_breakdown_plot,
+    build_plots,
+    energy_breakdown_plot,
+    hypervolume_plot,
+    importance_plot,
+    pareto_plot,
+    pe_colour,
+    write_plots,
+)
+from coexplore.tracking.summary import StudyView
+from tests.tracking.conftest import drive, new_study
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    s = new_study(f"sqlite:///{tmp_path_factory.mktemp('plots') / 'study.db'}", "plots-module")
+    drive(s, None, 16)
+    return s
+
+
+def test_pareto_plot_has_one_panel_per_objective_pair(study):
+    plot = pareto_plot(StudyView.of(study))
+    assert len(plot.png.axes) == 3  # 3 objectives: 3 pairs, one row of three
+    assert {tr.name for tr in plot.html.data} >= {"int8", "2-D front"} or len(plot.html.data) > 3
+
+
+def test_pareto_plot_colours_by_pe_type_and_greys_infeasible(study):
+    plot = pareto_plot(StudyView.of(study))
+    colours = {tr.name: tr.marker.color for tr in plot.html.data if tr.mode == "markers"}
+    for name, colour in colours.items():
+        assert colour == ("#b0b0b0" if name == "infeasible" else pe_colour(name))
+
+
+def test_hypervolume_plot_needs_a_reference_point(study):
+    view = StudyView.of(study)
+    assert hypervolume_plot(view) is not None
+    view.reference_point = None
+    assert hypervolume_plot(view) is None
+
+
+def test_energy_breakdown_stacks_the_per_layer_components(study):
+    plot = energy_breakdown_plot(StudyView.of(study))
+    assert {tr.name for tr in plot.html.data} == {"mac", "glb", "dram"}
+
+
+def test_area_breakdown_uses_the_area_component_metrics(study):
+    plot = area_breakdown_plot(StudyView.of(study))
+    assert {tr.name for tr in plot.html.data} == {"pe_array", "glb", "spads"}
+
+
+def test_importance_is_skipped_when_optuna_cannot_compute_it(tmp_path):
+    s = new_study(f"sqlite:///{tmp_path / 's.db'}", "one-trial")
+    drive(s, None, 1)
+    assert importance_plot(s, StudyView.of(s)) is None
+
+
+def test_single_objective_study_gets_no_pareto_plot_and_no_error(tmp_path):
+    s = optuna.create_study(storage=f"sqlite:///{tmp_path / 'so.db'}")
+    s.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=3)
+    view = StudyView.of(s)
+    assert pareto_plot(view) is None
+    assert all(p.name != "pareto_front" for p in build_plots(s, view))
+
+
+def test_write_plots_gives_pngs_and_one_offline_html(study, tmp_path):
+    view = StudyView.of(study)
+    paths = write_plots(build_plots(study, view), tmp_path, "t")
+    names = {p.name for p in paths}
+    assert {"pareto_front.png", "hypervolume.png", "energy_breakdown.png", "report.html"} <= names
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert (tmp_path / "pareto_front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
