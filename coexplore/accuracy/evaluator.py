@@ -48,14 +48,19 @@ class ProxyResult:
 
 @contextmanager
 def _torch_settings(threads: int) -> Iterator[None]:
-    """Threads and deterministic algorithms for one evaluation; the caller's settings come back."""
+    """Threads, deterministic algorithms and a forked RNG for one evaluation.
+
+    The caller's thread count, determinism flags and random state (a BoTorch sampler's, say) are
+    restored afterwards.
+    """
     prev_threads = torch.get_num_threads()
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        yield
+        with torch.random.fork_rng(devices=[]):
+            yield
     finally:
         torch.set_num_threads(prev_threads)
         torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
@@ -117,9 +122,15 @@ class ProxyEvaluator:
         self.model_name: str = config.model or DATASETS[config.dataset].default_model
         self.data = load_dataset(config.dataset, config.data_dir)
         self.input_shape: tuple[int, ...] = self.data.input_shape
-        self.device = torch.device(config.resolved_device())
+        try:
+            self.device = torch.device(config.resolved_device())
+        except RuntimeError as exc:
+            raise ProxyError(f"proxy.device: {exc}; allowed: auto, cpu, cuda, cuda:N") from exc
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ProxyError("proxy.device: cuda requested but no GPU is available; use auto or cpu")
         sample = torch.zeros(2, *self.input_shape[1:])
-        model = self._new_model()
+        with torch.random.fork_rng(devices=[]):
+            model = self._new_model()
         self.layer_names: list[str] = quantizable_layers(model, sample)
         self.macs_per_sample = _macs_per_sample(model, sample[:1])
         self.threads = config.resolved_threads(self.macs_per_sample * config.batch_size)
@@ -183,7 +194,8 @@ class ProxyEvaluator:
 
     def fp32_model(self) -> nn.Module:
         """The pretrained FP32 model (pretrains once and caches on disk), on the CPU."""
-        model = self._new_model()
+        with torch.random.fork_rng(devices=[]):
+            model = self._new_model()
         model.load_state_dict(self._ensure_pretrained()["state_dict"])
         return model.eval()
 
@@ -196,7 +208,9 @@ class ProxyEvaluator:
         """The model's layer shapes for the PPA model, under the same layer names as the plans."""
         from coexplore.workload import from_module
 
-        return from_module(self._new_model().eval(), self.input_shape, self.model_name)
+        with torch.random.fork_rng(devices=[]):
+            model = self._new_model().eval()
+        return from_module(model, self.input_shape, self.model_name)
 
     # ------------------------------------------------------------------------------ evaluation
     def key(self, plan: QuantPlan) -> str:

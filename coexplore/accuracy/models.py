@@ -23,14 +23,15 @@ class DigitsCNN(nn.Module):
     """A small CNN for 8x8 digits: three 3x3 conv-BN-ReLU layers, a max-pool and a linear classifier.
 
     Quantizable layers (forward order): ``features.0``, ``features.3``, ``features.7``,
-    ``classifier``. About 28 k parameters; FP32 validation accuracy about 98%.
+    ``classifier``. At the default width 16, about 7 k parameters and 0.23 M MACs per image;
+    FP32 validation accuracy about 98%.
 
     Example:
         >>> DigitsCNN()(torch.zeros(2, 1, 8, 8)).shape
         torch.Size([2, 10])
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, width: int = 32) -> None:
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, width: int = 16) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1, bias=False),

@@ -22,8 +22,9 @@ offered on CIM only: the digital PE models have no adder-only PE.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 Mode = Literal["digital", "cim"]
 

@@ -25,8 +25,8 @@ ceil(w / cell_bits)`` the columns one weight spans:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -93,8 +93,8 @@ def _geometry(macro: CimMacro, workload: Workload, op: np.ndarray, wb: np.ndarra
     kg = a["k"] // g
     row_tiles = -(-rd // macro.rows)
     col_tiles = -(-(kg * slices) // macro.cols)
-    return dict(wb_eff=wb_eff, slices=slices, rd=rd, kg=kg, row_tiles=row_tiles, col_tiles=col_tiles,
-                tiles=g * row_tiles * col_tiles)
+    return {"wb_eff": wb_eff, "slices": slices, "rd": rd, "kg": kg, "row_tiles": row_tiles, "col_tiles": col_tiles,
+                "tiles": g * row_tiles * col_tiles}
 
 
 def cim_layer_costs(

@@ -15,8 +15,8 @@ per-layer table of :func:`operator_cost_table` (what ENOS weighs) judges each la
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -66,11 +66,7 @@ def _print_table(d: dict, per_layer: bool, title: str) -> None:
 def _csv_text(d: dict, per_layer: bool) -> str:
     buf = io.StringIO()
     if per_layer:
-        rows = [
-            {k: v for k, v in row.items() if not isinstance(v, dict)}
-            | {f"energy_{c}_j": e for c, e in row["energy_breakdown_j"].items()}
-            for row in d["layers"]
-        ]
+        rows = d["layers"]
     else:
         flat = {k: v for k, v in d.items() if not isinstance(v, (dict, list))}
         flat.update({f"energy_{c}_j": e for c, e in d["energy_breakdown_j"].items()})

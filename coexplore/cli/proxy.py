@@ -63,6 +63,20 @@ def _validation_exit(err: ValidationError) -> None:
     _fail(option, msg)
 
 
+def _option_of_error(exc: Exception) -> str:
+    """The command-line option an evaluator set-up error is about."""
+    from coexplore.accuracy import DatasetError, ModelError
+
+    text = str(exc)
+    if isinstance(exc, ModelError):
+        return "--model"
+    if isinstance(exc, DatasetError):
+        return "--data-dir" if "data-dir" in text or not text.startswith(("dataset", "proxy.dataset")) else "--dataset"
+    if "device" in text.split(":")[0]:
+        return "--device"
+    return "--model"
+
+
 @app.command("evaluate")
 def evaluate(
     pe_type: str = typer.Option(..., "--pe-type", help=f"PE type: {', '.join(PE_TYPES)}."),
@@ -117,9 +131,7 @@ def evaluate(
             ev = ProxyEvaluator(config, cache_dir=cache_dir or default_cache_dir(), cache_url=cache_url,
                                 progress=progress)
         except ProxyError as exc:
-            option = "--data-dir" if "data-dir" in str(exc) or "cifar10:" in str(exc) else (
-                "--model" if "model" in str(exc).split(":")[0] else "--dataset")
-            _fail(option, str(exc))
+            _fail(_option_of_error(exc), str(exc))
         try:
             result = ev.evaluate(plan)
         except QuantPlanError as exc:
@@ -166,7 +178,7 @@ def layers(
     except ValidationError as exc:
         _validation_exit(exc)
     except ProxyError as exc:
-        _fail("--model" if "model" in str(exc).split(":")[0] else "--dataset", str(exc))
+        _fail(_option_of_error(exc), str(exc))
     for name in ev.layer_names:
         typer.echo(name)
     ev.close()

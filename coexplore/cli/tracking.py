@@ -7,6 +7,7 @@ runs, so `coexplore --help` stays fast. Exit status: 0 done, 1 a study, storage 
 
 from __future__ import annotations
 
+import signal
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -140,9 +141,16 @@ def ui(
     db = sqlite_path(uri)
     if db is not None and not db.exists():
         err.print(f"note: no tracking store at {db} yet; it fills when a study runs", markup=False)
+    err.print(f"starting mlflow server on {host}:{port} (this takes a few seconds)", markup=False)
     with _errors():
         proc, url = start_server(uri, host=host, port=port)
     out.print(f"MLflow UI: {url}  (store {mask_url(uri)}; Ctrl-C to stop)", markup=False)
+
+    def _stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM/SIGHUP: stop the server too, never leave it orphaned
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
     try:
         proc.wait()
     except KeyboardInterrupt:

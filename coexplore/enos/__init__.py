@@ -7,7 +7,7 @@ Example:
 """
 
 from coexplore.enos.operators import ChoiceOp, LayerGeometry
-from coexplore.enos.record import PARAM_PREFIX, choice_params, record_trial
+from coexplore.enos.record import PARAM_PREFIX, candidate_user_attrs, choice_params, record_trial
 from coexplore.enos.runner import EnosCandidate, EnosRunner, front
 from coexplore.enos.search import EnosConfig, EnosSearchResult, enos_search
 from coexplore.enos.supernet import EnosSupernet, MixedLayer
@@ -22,6 +22,7 @@ __all__ = [
     "EnosSupernet",
     "LayerGeometry",
     "MixedLayer",
+    "candidate_user_attrs",
     "choice_params",
     "enos_search",
     "front",

@@ -11,7 +11,8 @@ study's space can be passed along so the trial sits in the same space.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
@@ -31,7 +32,29 @@ def choice_params(assignment: Sequence[str], layer_names: Sequence[str],
     return params, {name: dist for name in params}
 
 
-def record_trial(study: optuna.Study, candidate: "EnosCandidate", *, choices: Sequence[str],
+def candidate_user_attrs(candidate: EnosCandidate) -> dict[str, Any]:
+    """The trial user attributes of the driver's contract for an evaluated assignment.
+
+    A driver that evaluates ``op.*`` parameters itself sets these on its live trial.
+    """
+    attrs: dict[str, Any] = {
+        "metrics": {k: float(v) for k, v in candidate.metrics().items()},
+        "pe_type": "hybrid",
+        "feasible": bool(candidate.cost.feasible),
+        "infeasible_reason": candidate.cost.infeasible_reason,
+        "per_layer": candidate.cost.per_layer,
+        "proxy_cache_hit": bool(candidate.extra.get("cache_hit", False)),
+        "source": "enos",
+        "enos_label": candidate.label,
+    }
+    if candidate.energy_weight is not None:
+        attrs["enos_energy_weight"] = float(candidate.energy_weight)
+    if candidate.search is not None:
+        attrs["enos_mode"] = candidate.search.config.mode
+    return attrs
+
+
+def record_trial(study: optuna.Study, candidate: EnosCandidate, *, choices: Sequence[str],
                  extra_params: Mapping[str, Any] | None = None,
                  extra_distributions: Mapping[str, BaseDistribution] | None = None) -> optuna.trial.FrozenTrial:
     """Add ``candidate`` to ``study`` as a COMPLETE trial and return it.
@@ -60,20 +83,7 @@ def record_trial(study: optuna.Study, candidate: "EnosCandidate", *, choices: Se
     params, dists = choice_params(candidate.assignment, candidate.cost.layer_names, choices)
     params.update(extra_params or {})
     dists.update(extra_distributions or {})
-    user_attrs = {
-        "metrics": {k: float(v) for k, v in metrics.items()},
-        "pe_type": "hybrid",
-        "feasible": bool(candidate.cost.feasible),
-        "infeasible_reason": candidate.cost.infeasible_reason,
-        "per_layer": candidate.cost.per_layer,
-        "proxy_cache_hit": False,
-        "source": "enos",
-        "enos_label": candidate.label,
-    }
-    if candidate.energy_weight is not None:
-        user_attrs["enos_energy_weight"] = float(candidate.energy_weight)
-    if candidate.search is not None:
-        user_attrs["enos_mode"] = candidate.search.config.mode
+    user_attrs = candidate_user_attrs(candidate)
     trial = optuna.trial.create_trial(
         params=params,
         distributions=dists,

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
+from coexplore.accuracy.cache import ResultCache, stable_hash
 from coexplore.accuracy.training import accuracy, train
 from coexplore.cim.choices import DEFAULT_CHOICES
 from coexplore.cim.hybrid import HybridCost, OperatorCostTable, hybrid_cost, operator_cost_table
@@ -76,17 +78,22 @@ class EnosRunner:
         finetune_steps, lr, batch_size, seed, regularization_weight: the discrete fine-tune's
             recipe (as the proxy's).
         tech, cim_tech: technology tables (defaults: packaged).
+        cache, cache_salt: where fixed-assignment accuracies are cached (the proxy's result cache)
+            and what identifies the FP32 checkpoint in their keys. An assignment's accuracy depends
+            on the choices, the bits, the macro's ``rows`` and ``adc_bits`` and the recipe only,
+            so trials that change other hardware reuse it.
 
     Example:
         >>> runner = EnosRunner.from_proxy(evaluator, DesignPoint(), CimMacro())  # doctest: +SKIP
         >>> front = runner.sweep([0.0, 0.5, 2.0], EnosConfig(steps=100))  # doctest: +SKIP
     """
 
-    def __init__(self, model: nn.Module, data: "Splits", workload: "Workload", design: DesignPoint,
+    def __init__(self, model: nn.Module, data: Splits, workload: Workload, design: DesignPoint,
                  cim_macro: CimMacro, *, choices: Sequence[str] = DEFAULT_CHOICES, bits: int | Sequence[int] = 8,
                  finetune_steps: int = 120, lr: float = 1e-3, batch_size: int = 64, seed: int = 0,
                  regularization_weight: float = 1.0, baseline_accuracy: float | None = None,
-                 tech: object | None = None, cim_tech: CimTechnology | None = None) -> None:
+                 tech: object | None = None, cim_tech: CimTechnology | None = None,
+                 cache: ResultCache | None = None, cache_salt: str = "") -> None:
         self.model = model
         self.data = data
         self.design, self.cim_macro = design, cim_macro
@@ -102,27 +109,33 @@ class EnosRunner:
         self.finetune_steps, self.lr, self.batch_size, self.seed = finetune_steps, lr, batch_size, seed
         self.regularization_weight = regularization_weight
         self.tech, self.cim_tech = tech, cim_tech
+        self.cache, self.cache_salt = cache, cache_salt
         self.table: OperatorCostTable = operator_cost_table(design, cim_macro, self.workload, choices=self.choices,
                                                             bits=bits, tech=tech, cim_tech=cim_tech)
         self.baseline_accuracy = baseline_accuracy if baseline_accuracy is not None else \
             accuracy(copy.deepcopy(model), data.val_x, data.val_y)
 
     @classmethod
-    def from_proxy(cls, evaluator: "ProxyEvaluator", design: DesignPoint, cim_macro: CimMacro,
-                   **kwargs) -> "EnosRunner":
+    def from_proxy(cls, evaluator: ProxyEvaluator, design: DesignPoint, cim_macro: CimMacro,
+                   **kwargs) -> EnosRunner:
         """A runner on the proxy's pretrained model, data and fine-tune recipe."""
         cfg = evaluator.config
-        defaults = dict(finetune_steps=cfg.finetune_steps, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                        regularization_weight=cfg.distribution_loss_weight,
-                        baseline_accuracy=evaluator.baseline_accuracy)
+        defaults = {"finetune_steps": cfg.finetune_steps, "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed,
+                        "regularization_weight": cfg.distribution_loss_weight,
+                        "baseline_accuracy": evaluator.baseline_accuracy, "cache": evaluator.cache,
+                        "cache_salt": evaluator.pretrain_key}
         return cls(evaluator.fp32_model(), evaluator.data, evaluator.workload(), design, cim_macro,
                    **{**defaults, **kwargs})
 
-    def supernet(self, choices: Sequence[str] | None = None) -> EnosSupernet:
-        """A fresh supernet over the FP32 model with quantizers calibrated on a training batch."""
+    def supernet(self, choices: Sequence[str] | None = None, assignment: Sequence[str] | None = None,
+                 cim_macro: CimMacro | None = None) -> EnosSupernet:
+        """A fresh supernet over the FP32 model (fixed to ``assignment`` if given), calibrated on a batch."""
+        macro = cim_macro or self.cim_macro
         sn = EnosSupernet(self.model, choices or self.choices, self.bits if isinstance(self.bits, int)
-                          else list(self.bits), rows=self.cim_macro.rows, adc_bits=self.cim_macro.adc_bits,
+                          else list(self.bits), rows=macro.rows, adc_bits=macro.adc_bits,
                           layers=self.layer_names)
+        if assignment is not None:
+            sn.discretize(list(assignment))
         sn.calibrate(self.data.train_x[: max(self.batch_size, 256)])
         return sn
 
@@ -147,17 +160,47 @@ class EnosRunner:
                              f"enos-{config.mode} lambda={config.energy_weight:g}", config.energy_weight, result,
                              time.perf_counter() - start)
 
+    def assignment_key(self, assignment: Sequence[str], steps: int, cim_macro: CimMacro | None = None) -> str:
+        """Cache key of a fixed assignment's accuracy: what the accuracy depends on, and nothing else."""
+        macro = cim_macro or self.cim_macro
+        uses_cim = any(a.endswith("@cim") for a in assignment)
+        return stable_hash({
+            "v": 1, "kind": "enos-assignment", "checkpoint": self.cache_salt,
+            "layers": [list(x) for x in zip(self.layer_names, assignment)],
+            "bits": self.bits if isinstance(self.bits, int) else list(self.bits),
+            "cim": [macro.rows, macro.adc_bits] if uses_cim else None,
+            "recipe": [steps, self.lr, self.batch_size, self.seed, self.regularization_weight],
+        })
+
+    def evaluate_assignment(self, assignment: Sequence[str], steps: int, label: str = "", *,
+                            design: DesignPoint | None = None, cim_macro: CimMacro | None = None) -> EnosCandidate:
+        """Fine-tune the network with a fixed per-layer assignment for ``steps`` steps; accuracy and cost.
+
+        Choices outside the runner's set are allowed (each layer builds only its own operator).
+        ``design``/``cim_macro`` override the runner's hybrid (a study trial's hardware); the
+        accuracy comes from the cache when one is set and holds the key
+        (``candidate.extra["cache_hit"]``).
+        """
+        start = time.perf_counter()
+        design, macro = design or self.design, cim_macro or self.cim_macro
+        assignment = list(assignment)
+        key = self.assignment_key(assignment, steps, macro)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            acc = hit.accuracy
+        else:
+            sn = self.supernet(list(dict.fromkeys(assignment)), assignment, macro)
+            acc = self._finetune(sn, steps)
+            if self.cache is not None:
+                self.cache.put(key, acc, self.baseline_accuracy, time.perf_counter() - start,
+                               {"assignment": assignment, "layers": list(self.layer_names), "steps": steps})
+        cost = hybrid_cost(design, macro, self.workload, assignment, self.bits, tech=self.tech, cim_tech=self.cim_tech)
+        return EnosCandidate(assignment, acc, self.baseline_accuracy, cost, label or "fixed assignment",
+                             None, None, time.perf_counter() - start, {"cache_hit": hit is not None})
+
     def baseline(self, choice: str, steps: int) -> EnosCandidate:
         """Every layer on one operator choice, fine-tuned ``steps`` steps (match the search's budget)."""
-        start = time.perf_counter()
-        sn = self.supernet([choice])
-        assignment = [choice] * len(self.layer_names)
-        sn.discretize(assignment)
-        acc = self._finetune(sn, steps)
-        cost = hybrid_cost(self.design, self.cim_macro, self.workload, assignment, self.bits,
-                           tech=self.tech, cim_tech=self.cim_tech)
-        return EnosCandidate(assignment, acc, self.baseline_accuracy, cost, f"only {choice}", None, None,
-                             time.perf_counter() - start)
+        return self.evaluate_assignment([choice] * len(self.layer_names), steps, f"only {choice}")
 
     def sweep(self, energy_weights: Sequence[float], config: EnosConfig) -> list[EnosCandidate]:
         """One search per lambda in ``energy_weights`` (other settings from ``config``)."""

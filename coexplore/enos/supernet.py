@@ -12,7 +12,7 @@ since AdderNet templates are not multiplication weights.
 from __future__ import annotations
 
 import copy
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -152,7 +152,7 @@ class EnosSupernet(nn.Module):
         idx = self.probabilities().argmax(dim=1).tolist()
         return [self.choices[i].name for i in idx]
 
-    def discretize(self, assignment: Sequence[str]) -> "EnosSupernet":
+    def discretize(self, assignment: Sequence[str]) -> EnosSupernet:
         """Fix every layer to one choice (in place); only that operator runs from now on."""
         if len(assignment) != len(self.layer_names):
             raise ValueError(f"assignment: {len(assignment)} choices for {len(self.layer_names)} layers")

@@ -8,7 +8,8 @@ technology table, area from the design, and the totals.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from coexplore.hardware.technology import TechnologyTable
 from coexplore.ppa.dataflows import DATAFLOW_MODELS, ArrayCosts, MappingInputs
 from coexplore.ppa.dataflows._base import FILTER_SPAD_TOO_SMALL, IFMAP_SPAD_TOO_SMALL
 from coexplore.ppa.result import PPAResult
-from coexplore.ppa.tiling import TileSet, tile_set
+from coexplore.ppa.tiling import TileSet, fitted_tiles, layer_columns, tile_set
 from coexplore.workload.layer import Workload
 
 GLB_TOO_SMALL = 3
@@ -78,37 +79,64 @@ def _traffic_bits(tiles: TileSet, pick, wb: np.ndarray, ab: np.ndarray, pb: np.n
     return np.minimum(order_a, order_b) + pick(tiles.spill) * pb + pick(tiles.ofmap) * ab
 
 
+@dataclass(frozen=True)
+class _Block:
+    """One block of design points for the candidate search: every array ``D' x L x 1``."""
+
+    wb: np.ndarray
+    ab: np.ndarray
+    pb: np.ndarray
+    glb_bits: np.ndarray
+    bits_per_cycle: np.ndarray
+    base_pj: np.ndarray
+    fill_pj_per_bit: np.ndarray
+    leak_pj_per_cycle: np.ndarray
+    comp_cycles: np.ndarray
+
+
+def _rank(ts: TileSet, pick: Callable[[np.ndarray], np.ndarray], b: _Block) -> tuple[np.ndarray, ...]:
+    """Min-EDP legal candidate of ``ts`` per ``D' x L``: (index, its EDP, any fits, all bits)."""
+    bits = _traffic_bits(ts, pick, b.wb, b.ab, b.pb)
+    foot = pick(ts.fp_w) * b.wb + pick(ts.fp_a) * b.ab + pick(ts.fp_p) * b.pb
+    ok = foot <= b.glb_bits
+    cyc = np.maximum(b.comp_cycles, bits / b.bits_per_cycle)
+    edp = np.where(ok, (b.base_pj + bits * b.fill_pj_per_bit + cyc * b.leak_pj_per_cycle) * cyc, np.inf)
+    any_ok = ok.any(axis=2)
+    # Nothing fits: keep the smallest-footprint tile (the point is flagged).
+    idx = np.where(any_ok, np.argmin(edp, axis=2), np.argmin(foot, axis=2))[:, :, None]
+    return idx[:, :, 0], np.take_along_axis(edp, idx, 2)[:, :, 0], any_ok, bits
+
+
 def _choose_tiling(
-    tiles: TileSet, wb: np.ndarray, ab: np.ndarray, pb: np.ndarray, glb_bits: np.ndarray,
-    base_pj: np.ndarray, comp_cycles: np.ndarray, fill_pj_per_bit: np.ndarray,
-    bits_per_cycle: np.ndarray, leak_pj_per_cycle: np.ndarray,
+    layers: dict[str, np.ndarray], wb: np.ndarray, ab: np.ndarray, pb: np.ndarray,
+    glb_bits: np.ndarray, base_pj: np.ndarray, comp_cycles: np.ndarray,
+    fill_pj_per_bit: np.ndarray, bits_per_cycle: np.ndarray, leak_pj_per_cycle: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min-EDP legal GLB tiling per ``D x L``: (DRAM bits, cycles, fits) of the chosen candidate.
 
-    The ``D x L x M`` search runs in blocks of design points and only ranks candidates; the
-    chosen candidate's traffic and cycles are then recomputed on ``D x L`` arrays.
-    Args are ``D x L`` (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``) or ``D x 1``.
+    Candidates are the grid (``1 x L x M``) and the capacity-fitted tiles (``D x L x 3``); the
+    search runs in blocks of design points. Args are ``D x L`` (``wb``, ``ab``, ``pb``,
+    ``base_pj``, ``comp_cycles``) or ``D x 1``.
     """
     d, n_layers = wb.shape
-    fp_w, fp_a, fp_p = tiles.fp_w[None], tiles.fp_a[None], tiles.fp_p[None]  # 1 x L x M
+    grid = tile_set(layers)
+    col3 = layer_columns(layers, ndim=3)
     best = np.empty((d, n_layers), dtype=np.intp)
+    use_fitted = np.empty((d, n_layers), dtype=bool)
+    fitted_bits = np.empty((d, n_layers))
     fits = np.empty((d, n_layers), dtype=bool)
+    args = (wb, ab, pb, glb_bits, bits_per_cycle, base_pj, fill_pj_per_bit, leak_pj_per_cycle, comp_cycles)
     for lo in range(0, d, _CHUNK):
         sl = slice(lo, lo + _CHUNK)
-        w3, a3, p3 = (x[sl, :, None] for x in (wb, ab, pb))
-        bits = _traffic_bits(tiles, lambda a: a[None], w3, a3, p3)
-        foot = fp_w * w3 + fp_a * a3 + fp_p * p3
-        ok = foot <= glb_bits[sl, :, None]
-        cyc = np.maximum(comp_cycles[sl, :, None], bits / bits_per_cycle[sl, :, None])
-        energy = base_pj[sl, :, None] + bits * fill_pj_per_bit[sl, :, None]
-        energy += cyc * leak_pj_per_cycle[sl, :, None]
-        edp = np.where(ok, energy * cyc, np.inf)
-        any_ok = ok.any(axis=2)
-        # Nothing fits: report the smallest-footprint tile's numbers (the point is flagged).
-        best[sl] = np.where(any_ok, np.argmin(edp, axis=2), np.argmin(foot, axis=2))
-        fits[sl] = any_ok
+        b = _Block(*(np.broadcast_to(a[sl], (min(d, lo + _CHUNK) - lo, n_layers))[:, :, None] for a in args))
+        g_idx, g_edp, g_ok, _ = _rank(grid, lambda a: a[None], b)
+        f_idx, f_edp, f_ok, f_bits = _rank(fitted_tiles(col3, b.wb, b.ab, b.pb, b.glb_bits), lambda a: a, b)
+        best[sl] = g_idx
+        use_fitted[sl] = f_edp < g_edp
+        fitted_bits[sl] = np.take_along_axis(f_bits, f_idx[:, :, None], 2)[:, :, 0]
+        fits[sl] = g_ok | f_ok
     cols = np.arange(n_layers)[None, :]
-    traffic = _traffic_bits(tiles, lambda a: a[cols, best], wb, ab, pb)
+    traffic = np.where(use_fitted, fitted_bits, _traffic_bits(grid, lambda a: a[cols, best], wb, ab, pb))
     cycles = np.maximum(comp_cycles, np.ceil(traffic / bits_per_cycle))
     return traffic, cycles, fits
 
@@ -208,7 +236,7 @@ def evaluate(
     bits_per_cycle = (designs.dram_gbps * 1e9 * 8 / clock_hz)[:, None]
 
     traffic, cycles, glb_fits = _choose_tiling(
-        tile_set(layers), wb, ab, pb, (glb_bytes * 8)[:, None],
+        layers, wb, ab, pb, (glb_bytes * 8)[:, None],
         mac_pj + spad_pj + noc_pj + glb_array_pj, comp_cycles, e_dram + e_glb, bits_per_cycle,
         leak_pj_per_cycle,
     )

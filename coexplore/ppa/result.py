@@ -73,7 +73,8 @@ class PPAResult:
         Keys: ``TOP_LEVEL_KEYS``, ``energy_breakdown_j``, ``area_breakdown_mm2``,
         ``infeasible_reason``, and with ``per_layer`` a list ``layers`` of dicts with ``name``,
         ``macs``, ``cycles``, ``energy_j``, ``utilization``, ``dram_bytes``, ``weight_bits``,
-        ``act_bits``, ``energy_breakdown_j``.
+        ``act_bits``, ``compute_cycles`` and one flat ``energy_<component>_j`` per energy component
+        (flat, so the rows go straight into a CSV).
         """
         out: dict = {}
         for key in TOP_LEVEL_KEYS:
@@ -94,9 +95,7 @@ class PPAResult:
                     "dram_bytes": float(self.layer_dram_bytes[i, j]),
                     "weight_bits": int(self.layer_weight_bits[i, j]),
                     "act_bits": int(self.layer_act_bits[i, j]),
-                    "energy_breakdown_j": {
-                        k: float(v[i, j]) for k, v in self.layer_energy_breakdown_j.items()
-                    },
+                    **{f"energy_{k}_j": float(v[i, j]) for k, v in self.layer_energy_breakdown_j.items()},
                 }
                 for j, name in enumerate(self.layer_names)
             ]

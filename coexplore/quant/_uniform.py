@@ -79,7 +79,6 @@ class UniformActQuantizer(ActQuantizer):
         _check_bits(bits, "activation")
         self.step = nn.Parameter(torch.ones(()))
         self.register_buffer("signed", torch.zeros((), dtype=torch.bool))
-        self._grad_scale = 1.0
 
     def _range(self) -> tuple[int, int]:
         if bool(self.signed):

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coexplore.search.configio import ConfigError, read_yaml, validate
 from coexplore.search.objectives import ObjectivesConfig, parse_objectives
-from coexplore.search.samplers import SamplerConfig
+from coexplore.search.samplers import BotorchSettings, SamplerConfig
 from coexplore.search.space import SearchSpace, parse_space
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -51,7 +51,7 @@ class _StudyFile(BaseModel):
     space: Union[str, dict[str, Any]]
     objectives: Union[str, dict[str, Any]]
     reference_point: dict[str, float] | None = None
-    sampler: SamplerConfig = Field(default_factory=lambda: SamplerConfig.model_validate({"name": "botorch"}))
+    sampler: SamplerConfig = Field(default_factory=lambda: BotorchSettings(name="botorch"))
     n_trials: int = Field(ge=1)
     seed: int = 0
     proxy: dict[str, Any] = Field(default_factory=dict)

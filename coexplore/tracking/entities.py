@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,6 +48,27 @@ def objective_names(study_user_attrs: dict[str, Any], n_values: int) -> list[str
     return names + [f"value_{i}" for i in range(len(names), n_values)]
 
 
+_BREAKDOWN = re.compile(r"^(?P<what>.+)_breakdown_(?P<unit>[A-Za-z0-9]+)$")
+
+
+def flatten_breakdowns(row: dict[str, Any]) -> dict[str, Any]:
+    """Nested component dicts made flat, in the contract's spelling.
+
+    ``{"energy_breakdown_j": {"mac": 1e-9}}`` becomes ``{"energy_mac_j": 1e-9}`` (likewise
+    ``area_breakdown_mm2`` -> ``area_<component>_mm2``); any other nested dict ``d`` becomes
+    ``d.<key>`` entries. Flat rows pass through unchanged.
+    """
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            m = _BREAKDOWN.match(str(key))
+            for sub, v in value.items():
+                out[f"{m['what']}_{sub}_{m['unit']}" if m else f"{key}.{sub}"] = v
+        else:
+            out[key] = value
+    return out
+
+
 def trial_params(trial: FrozenTrial) -> dict[str, str]:
     """Every sampled parameter as an MLflow param (key made valid, value as text)."""
     return {safe_key(k): mask_url(str(v))[:_MAX_PARAM_LEN] for k, v in trial.params.items()}
@@ -70,7 +92,7 @@ def trial_metrics(trial: FrozenTrial, objectives: Sequence[str]) -> dict[str, fl
     (<= 0 is satisfied) as ``constraint_<key>``.
     """
     out: dict[str, float] = {}
-    for k, v in (trial.user_attrs.get("metrics") or {}).items():
+    for k, v in flatten_breakdowns(trial.user_attrs.get("metrics") or {}).items():
         f = _as_float(v)
         if f is not None:
             out[safe_key(k)] = f
@@ -122,9 +144,11 @@ def run_status(state: TrialState) -> str:
 
 
 def write_per_layer_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Write the per-layer breakdown (one row per layer, union of keys as columns); None if empty."""
+    """Write the per-layer breakdown (one row per layer, union of keys as columns, component dicts
+    flattened to ``energy_<component>_j``); None if there are no rows."""
     if not rows:
         return None
+    rows = [flatten_breakdowns(r) for r in rows]
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]

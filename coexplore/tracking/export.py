@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import pandas as pd
 
 from coexplore.search.pareto import is_feasible
+from coexplore.tracking.entities import flatten_breakdowns
 from coexplore.tracking.summary import StudyView
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def trials_frame(study: "optuna.Study") -> pd.DataFrame:
             row[f"values_{name}"] = v
         for k, v in t.params.items():
             row[f"params_{k}"] = v
-        for k, v in (t.user_attrs.get("metrics") or {}).items():
+        for k, v in flatten_breakdowns(t.user_attrs.get("metrics") or {}).items():
             row[f"metrics_{k}"] = v
         rows.append(row)
     df = pd.DataFrame(rows)

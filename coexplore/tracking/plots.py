@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from coexplore.hardware.design import PE_TYPES
 from coexplore.search.pareto import hypervolume_history, is_feasible, non_dominated_mask
+from coexplore.tracking.entities import flatten_breakdowns
 
 if TYPE_CHECKING:
     import optuna
@@ -178,7 +179,7 @@ def energy_breakdown_plot(view: "StudyView") -> Plot | None:
     titles = [f"trial {t.number} ({_pe(t)})" for t in designs]
     pfig = make_subplots(rows=len(designs), cols=1, subplot_titles=titles, shared_xaxes=True)
     for i, t in enumerate(designs):
-        rows = t.user_attrs["per_layer"]
+        rows = [flatten_breakdowns(r) for r in t.user_attrs["per_layer"]]
         names = [str(r.get("name", k)) for k, r in enumerate(rows)]
         comps = [c for c in rows[0] if _ENERGY_COMPONENT.match(str(c))]
         if comps:
@@ -201,12 +202,12 @@ def area_breakdown_plot(view: "StudyView") -> Plot | None:
     import plotly.graph_objects as go
 
     designs = sorted(view.front, key=lambda t: t.values[0])
-    comps = sorted({k for t in designs for k in (t.user_attrs.get("metrics") or {}) if _AREA_COMPONENT.match(k)})
+    metrics = [flatten_breakdowns(t.user_attrs.get("metrics") or {}) for t in designs]
+    comps = sorted({k for m in metrics for k in m if _AREA_COMPONENT.match(k)})
     if not designs or not comps:
         return None
     x = [f"#{t.number} {_pe(t)}" for t in designs]
-    parts = {_AREA_COMPONENT.match(c).group(1): [float(t.user_attrs["metrics"].get(c, 0.0)) for t in designs]
-             for c in comps}
+    parts = {_AREA_COMPONENT.match(c).group(1): [float(m.get(c, 0.0)) for m in metrics] for c in comps}
     fig = Figure(figsize=(max(5.0, 0.5 * len(designs) + 2), 3.8), layout="constrained")
     ax = fig.subplots()
     pfig = go.Figure()

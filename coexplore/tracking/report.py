@@ -126,5 +126,7 @@ def report_study(
     log_config(runs, view, config_files)
     counts, summary = sync_study(runs, view)
     artifacts = log_plots(study, view, runs) if plots else []
+    active = any(t.state.name == "RUNNING" for t in view.trials)  # the study goes on elsewhere
+    runs.client.update_run(runs.parent_run_id, status="RUNNING" if active else "FINISHED")
     return StudyReport(study.study_name, mask_url(tracking_uri), runs.experiment_id, runs.parent_run_id,
                        counts, summary, artifacts)

@@ -53,7 +53,7 @@ def server_command(tracking_uri: str, host: str = DEFAULT_HOST, port: int = DEFA
     return cmd
 
 
-def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: float = 60.0) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: float = 180.0) -> None:
     """Poll ``<url>/health`` until it answers 200; raise :class:`UiError` on exit or timeout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -70,7 +70,7 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: flo
 
 
 def start_server(
-    tracking_uri: str, host: str = DEFAULT_HOST, port: int | None = None, timeout_s: float = 60.0,
+    tracking_uri: str, host: str = DEFAULT_HOST, port: int | None = None, timeout_s: float = 180.0,
     log_file: Path | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """Start ``mlflow server`` for ``tracking_uri`` and return (process, address) once it answers.

@@ -108,3 +108,20 @@ def test_config_rejects_unknown_keys() -> None:
 
     with pytest.raises(ValidationError):
         ProxyConfig(steps=3)  # type: ignore[call-arg]
+
+
+def test_evaluation_leaves_the_callers_random_state_alone(evaluator: ProxyEvaluator) -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    evaluator.evaluate(QuantPlan(pe_type="int8", weight_bits=5))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_small_models_get_one_thread_and_large_ones_every_core() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert ProxyConfig().resolved_threads(batch_macs=10_000_000) == 1
+    assert ProxyConfig().resolved_threads(batch_macs=10**12) == cores
+    assert ProxyConfig(threads=3).resolved_threads(batch_macs=1) == 3

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coexplore.cim import CimMacro, CimTechnologyError, cim_layer_costs, cim_tiles, load_cim_technology
+from coexplore.cim import (
+    CimMacro,
+    CimTechnologyError,
+    cim_layer_costs,
+    cim_tiles,
+    load_cim_technology,
+)
 from coexplore.cim.cost import ENERGY_COMPONENTS
 from coexplore.workload import Layer, Workload
 
