@@ -2,8 +2,9 @@
 
 Steps, all on arrays: per-layer precision and bit-fusion passes; the dataflow's array mapping
 (cycles, spad / NoC / GLB accesses; ``D x L``); the GLB tiling with the minimum energy-delay
-product among candidates that fit the buffer (``D x L x M``, argmin over ``M``); energy from the
-technology table, area from the design, and the totals.
+product among candidates that fit the buffer (a grid ``1 x L x M`` and capacity-fitted tiles
+``D x L x 3``, argmin over the candidate axis); energy from the technology table, area from the
+design, and the totals.
 """
 
 from __future__ import annotations

@@ -84,6 +84,13 @@ def _as_float(value: Any) -> float | None:
     return out
 
 
+def constraint_key(name: str) -> str:
+    """Metric key of a constraint's value: ``"area_mm2 <= 2"`` -> ``constraint_area_mm2_le_2``."""
+    text = re.sub(r"\s*<=\s*", "_le_", str(name))
+    text = re.sub(r"\s*>=\s*", "_ge_", text)
+    return safe_key("constraint_" + re.sub(r"\s+", "_", text.strip()))
+
+
 def trial_metrics(trial: FrozenTrial, objectives: Sequence[str]) -> dict[str, float]:
     """All metrics of a trial: ``user_attrs["metrics"]``, the objective values, feasibility, timing.
 
@@ -100,7 +107,7 @@ def trial_metrics(trial: FrozenTrial, objectives: Sequence[str]) -> dict[str, fl
         for name, v in zip(objectives, trial.values):
             out[safe_key(name)] = float(v)
     for key, c in trial.constraints.items():  # Optuna's list format (constraints_func) and named ones
-        out[safe_key(f"constraint_{key}")] = float(c)
+        out[constraint_key(key)] = float(c)
     if "feasible" in trial.user_attrs:
         out["feasible"] = float(bool(trial.user_attrs["feasible"]))
     if "proxy_cache_hit" in trial.user_attrs:

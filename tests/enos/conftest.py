@@ -23,7 +23,7 @@ def tiny_model(digits):
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = DigitsCNN(width=4)
-    train(model, digits.train_x, digits.train_y, steps=150, lr=1e-2, batch_size=64, seed=0, num_classes=10)
+    train(model, digits.train_x, digits.train_y, steps=100, lr=1e-2, batch_size=64, seed=0, num_classes=10)
     return model.eval()
 
 
