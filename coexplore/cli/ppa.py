@@ -120,3 +120,40 @@ def evaluate(
         sys.stdout.write(_csv_text(d, per_layer))
     else:
         _print_table(d, per_layer, f"{hw.name} on {wl.name} ({len(wl)} layers)")
+
+
+@app.command()
+def sweep(
+    space: Annotated[Path, typer.Option("--space", help="Search space YAML; its hardware axes are swept.")],
+    workload: Annotated[str, typer.Option("--workload", help="Zoo name, .csv/.yaml path, or module:function.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file: .csv or .parquet.")],
+    samples: Annotated[
+        Optional[int],  # noqa: UP045 - Typer reads the annotation at runtime
+        typer.Option("--samples", min=1, help="Evaluate N random design points instead of the whole grid."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random design points.")] = 0,
+) -> None:
+    """Evaluate the grid of a space's hardware axes (or N random points of it); one row per design."""
+    from coexplore.search.configio import ConfigError
+    from coexplore.search.space import load_space
+    from coexplore.search.sweep import run_sweep
+    from coexplore.workload import resolve
+
+    if out.suffix not in (".csv", ".parquet"):
+        _fail(f"--out {out}: must end in .csv or .parquet")
+    try:
+        sp = load_space(space)
+    except ConfigError as exc:
+        _fail(str(exc))
+    try:
+        wl = resolve(workload)
+    except (KeyError, ValueError) as exc:
+        _fail(f"--workload {workload}: {exc.args[0] if exc.args else exc}")
+    df = run_sweep(sp, wl, samples=samples, seed=seed, progress=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        df.to_csv(out, index=False)
+    else:
+        df.to_parquet(out, index=False)
+    n_ok = int(df["feasible"].sum()) if len(df) else 0
+    typer.echo(f"wrote {len(df)} design points ({n_ok} feasible) to {out}")
