@@ -8,6 +8,7 @@ statistics of its training split.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,23 @@ def _split_indices(n: int, val_fraction: float, test_fraction: float) -> tuple[n
     return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
 
 
+def _digits_array() -> np.ndarray:
+    """The digits table (64 pixel columns, then the label) from scikit-learn's bundled file.
+
+    Read directly (importing ``sklearn.datasets`` costs seconds on a busy machine); falls back to
+    ``sklearn.datasets.load_digits`` if the file moved.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return np.loadtxt(path, delimiter=",")
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    return np.column_stack([bunch.data, bunch.target])
+
+
 def load_digits(data_dir: Path | None = None) -> Splits:
     """scikit-learn's 8x8 digits (1,797 images, bundled with scikit-learn): 60/20/20 split.
 
@@ -75,11 +93,9 @@ def load_digits(data_dir: Path | None = None) -> Splits:
         >>> load_digits().train_x.shape[1:]
         torch.Size([1, 8, 8])
     """
-    from sklearn.datasets import load_digits as sk_digits
-
-    bunch = sk_digits()
-    x = bunch.data.astype(np.float32).reshape(-1, 1, 8, 8) / 16.0
-    y = bunch.target.astype(np.int64)
+    raw = _digits_array()
+    x = raw[:, :-1].astype(np.float32).reshape(-1, 1, 8, 8) / 16.0
+    y = raw[:, -1].astype(np.int64)
     tr, va, te = _split_indices(len(y), 0.2, 0.2)
     mean, std = x[tr].mean(), x[tr].std()
     x = (x - mean) / std

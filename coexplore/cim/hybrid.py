@@ -59,10 +59,14 @@ def digital_layer_costs(design: DesignPoint, workload: Workload, pe_type: str, w
     res = evaluate(DesignBatch.from_points([point]), workload, tech=tech, weight_bits=wb[None, :], act_bits=ab[None, :])
     cycles = np.asarray(res.layer_cycles, dtype=np.float64)[0]
     breakdown = {k: np.asarray(v, dtype=np.float64)[0] for k, v in res.layer_energy_breakdown_j.items()}
-    # Feasibility is per design point in PPAResult (a layer's minimal tile does not fit); a
-    # per-layer flag is used where the result provides one.
-    layer_ok = getattr(res, "layer_feasible", None)
-    feasible = np.asarray(layer_ok)[0] if layer_ok is not None else np.full(cycles.shape, bool(res.feasible[0]))
+    # PPAResult flags feasibility per design point; when the point fails, each layer is evaluated
+    # alone to find the layers that do not map (the others stay usable in a hybrid).
+    feasible = np.full(cycles.shape, bool(res.feasible[0]))
+    if not feasible.all():
+        for i, layer in enumerate(workload.layers):
+            one = evaluate(DesignBatch.from_points([point]), Workload(workload.name, (layer,)), tech=tech,
+                           weight_bits=wb[None, i:i + 1], act_bits=ab[None, i:i + 1])
+            feasible[i] = bool(one.feasible[0])
     return DigitalLayerCost(
         pe_type=pe_type,
         energy_j=np.asarray(res.layer_energy_j, dtype=np.float64)[0],
@@ -293,15 +297,16 @@ def hybrid_cost(design: DesignPoint, cim_macro: CimMacro, workload: Workload,
     tiles = cim_tiles(cim_macro, workload, wb, cim_ops)
     resident = _network_residency(cim_macro, tiles, on_cim)
     area_cim = 0.0
+    memory = shared_memory(design, tech)
     if on_cim.any():
         cc: CimLayerCost = cim_layer_costs(cim_macro, workload, operator=cim_ops, weight_bits=wb, act_bits=ab,
                                            resident=resident, tech=cim_tech, dram_gbps=design.dram_gbps,
-                                           **shared_memory(design, tech))
+                                           **memory)
         energy[on_cim], latency[on_cim] = cc.energy_j[on_cim], cc.latency_s[on_cim]
         area_cim = cim_macro.area_mm2(cim_tech)
         for i in np.flatnonzero(on_cim):
-            per_layer[i] = {"cycles": float(cc.cycles[i]), "utilization": float(cc.extra["utilization"][i]), "dram_bytes":
-                            float(cc.energy_breakdown_j["dram"][i] / shared_memory(design, tech)["dram_bit_j"] / 8),
+            per_layer[i] = {"cycles": float(cc.cycles[i]), "utilization": float(cc.extra["utilization"][i]),
+                            "dram_bytes": float(cc.energy_breakdown_j["dram"][i] / memory["dram_bit_j"] / 8),
                             **{f"energy_{k}_j": float(cc.energy_breakdown_j[k][i]) for k in ENERGY_COMPONENTS}}
 
     area_digital = 0.0

@@ -8,10 +8,11 @@ runs, so `coexplore --help` stays fast. Exit status: 0 done, 1 a study, storage 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -49,7 +50,7 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def load_study(name: str, storage: str | None) -> tuple["optuna.Study", str]:
+def load_study(name: str, storage: str | None) -> tuple[optuna.Study, str]:
     """Load a study by name for reading (no sampler, no heartbeats); (study, storage URL).
 
     Raises:
@@ -69,7 +70,7 @@ def load_study(name: str, storage: str | None) -> tuple["optuna.Study", str]:
         raise LookupError(f"no study named '{name}' in {mask_url(url)}; studies there: {names}") from None
 
 
-def tracking_uri_for(study: "optuna.Study", storage_url: str, given: str | None) -> str:
+def tracking_uri_for(study: optuna.Study, storage_url: str, given: str | None) -> str:
     """``--tracking-uri``, else the tracking URI in the study's stored config, else the default."""
     from coexplore.tracking.store import default_tracking_uri
 
@@ -82,8 +83,8 @@ def tracking_uri_for(study: "optuna.Study", storage_url: str, given: str | None)
 def export(
     name: str = typer.Argument(..., help="Study name."),
     fmt: ExportFormat = typer.Option(..., "--format", help="csv or parquet."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Output file (default: NAME-trials.FORMAT)."),
-    storage: Optional[str] = typer.Option(None, "--storage", help=_STORAGE_HELP),
+    out_file: Path | None = typer.Option(None, "--out", help="Output file (default: NAME-trials.FORMAT)."),
+    storage: str | None = typer.Option(None, "--storage", help=_STORAGE_HELP),
 ) -> None:
     """Write every trial (params, metrics, objective values, state) as one row, for pandas."""
     from coexplore.tracking.export import export_trials
@@ -96,8 +97,8 @@ def export(
 
 def report(
     name: str = typer.Argument(..., help="Study name."),
-    storage: Optional[str] = typer.Option(None, "--storage", help=_STORAGE_HELP),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
+    storage: str | None = typer.Option(None, "--storage", help=_STORAGE_HELP),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     no_plots: bool = typer.Option(False, "--no-plots", help="Only sync runs, tags and summary."),
 ) -> None:
     """Sync the study to MLflow (a run per trial, on_pareto, summary) and refresh its plots."""
@@ -124,10 +125,10 @@ def report(
 
 
 def ui(
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow store (default: sqlite:///coexplore-runs/mlflow.db beside the default storage)."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store (default: sqlite:///coexplore-runs/mlflow.db beside the default storage)."),
     port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1: this machine only)."),
-    storage: Optional[str] = typer.Option(None, "--storage", help="Study storage whose default tracking store to show."),
+    storage: str | None = typer.Option(None, "--storage", help="Study storage whose default tracking store to show."),
 ) -> None:
     """Start the MLflow UI for the tracking store and print its address (Ctrl-C stops it)."""
     from coexplore.search.storage import resolve_storage_url

@@ -32,7 +32,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.nn import functional as F
 
-from coexplore.accuracy.training import DIVERGENCE_FACTOR, ProxyError, batch_indices
+from coexplore.accuracy.errors import ProxyError
+from coexplore.accuracy.training import DIVERGENCE_FACTOR, batch_indices
 from coexplore.enos.supernet import EnosSupernet
 from coexplore.quant import regularization_loss
 

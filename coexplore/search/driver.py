@@ -168,6 +168,7 @@ def optimize(
         _safe(obs.on_study_start, study)
     try:
         while True:
+            budget = int(study.user_attrs.get("n_trials", budget))  # a resume elsewhere may raise it
             counts = state_counts(study)
             if counts["complete"] >= budget:
                 break

@@ -50,7 +50,7 @@ class Metric:
 
 
 def _key(k: str, scale: float = 1.0) -> Callable[[dict[str, float]], float]:
-    return lambda raw: float(raw[k]) * scale
+    return lambda raw: raw[k] * scale  # floats, or arrays of a batch
 
 
 METRICS: dict[str, Metric] = {
@@ -74,8 +74,11 @@ _ALLOWED = ", ".join(METRICS)
 _CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
 
-def compute_metrics(raw: dict[str, float]) -> dict[str, float]:
-    """Every registry metric from raw totals (``accuracy``, ``drop``, ``energy_j``, ``latency_s``, ...)."""
+def compute_metrics(raw: dict[str, Any]) -> dict[str, Any]:
+    """Every registry metric from raw totals (``accuracy``, ``drop``, ``energy_j``, ``latency_s``, ...).
+
+    Values may be floats (one trial) or NumPy arrays (a batch of designs); units as in the table above.
+    """
     return {name: m.read(raw) for name, m in METRICS.items()}
 
 

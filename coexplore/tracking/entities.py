@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 

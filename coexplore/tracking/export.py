@@ -19,7 +19,7 @@ _FIXED = ["number", "state", "pe_type", "feasible", "infeasible_reason", "on_par
           "datetime_start", "datetime_complete", "duration_s"]
 
 
-def trials_frame(study: "optuna.Study") -> pd.DataFrame:
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: ``number``, ``state``, ``values_<objective>``, ``params_<name>``,
     ``metrics_<name>``, PE type, feasibility, ``on_pareto`` and timing.
 
@@ -67,11 +67,11 @@ def _arrow_safe(df: pd.DataFrame) -> pd.DataFrame:
         if out[col].dtype == object:
             kinds = {type(v) for v in out[col].dropna()}
             if len(kinds) > 1:
-                out[col] = out[col].map(lambda v: None if v is None or v != v else str(v))
+                out[col] = out[col].map(lambda v: None if pd.isna(v) else str(v))
     return out
 
 
-def export_trials(study: "optuna.Study", fmt: ExportFormat, out: Path | None = None) -> Path:
+def export_trials(study: optuna.Study, fmt: ExportFormat, out: Path | None = None) -> Path:
     """Write :func:`trials_frame` to ``out`` (default ``<study>-trials.<fmt>``); returns the path.
 
     Args:

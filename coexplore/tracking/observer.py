@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 log = logging.getLogger(__name__)
+FULL_SYNC_EVERY = 10
+"""Every this many trials, a front change re-reads all on_pareto tags (other workers move them too)."""
 
 
 class MlflowObserver:
@@ -45,8 +47,9 @@ class MlflowObserver:
         """Wall-clock seconds spent in ``on_trial_end`` per trial (the tracking overhead)."""
         self._runs: StudyRuns | None = None
         self._front: set[int] | None = None  # the front whose on_pareto tags this process last synced
+        self._since_sync = 0  # trials since on_pareto was last read back from the tracking store
 
-    def _runs_of(self, study: "optuna.Study") -> StudyRuns:
+    def _runs_of(self, study: optuna.Study) -> StudyRuns:
         if self._runs is None or self._runs.study_name != study.study_name:
             self._runs = StudyRuns(open_client(self.tracking_uri), study.study_name, self.tracking_uri)
         return self._runs
@@ -56,20 +59,25 @@ class MlflowObserver:
         """The study's parent run id once a hook has run."""
         return self._runs.parent_run_id if self._runs is not None else None
 
-    def on_study_start(self, study: "optuna.Study") -> None:
+    def on_study_start(self, study: optuna.Study) -> None:
         """Find or create the experiment and parent run, log the config, reconcile finished trials."""
         runs = self._runs_of(study)
         view = StudyView.of(study)
         log_config(runs, view, self.config_files)
         runs.client.update_run(runs.parent_run_id, status="RUNNING")
         counts, _ = sync_study(runs, view)
-        self._front = view.front_numbers()
+        self._front, self._since_sync = view.front_numbers(), 0
         if counts.logged or counts.removed:
             log.info("MLflow reconcile of %s: %d trial runs logged, %d present, %d duplicates removed",
                      study.study_name, counts.logged, counts.present, counts.removed)
 
-    def on_trial_end(self, study: "optuna.Study", trial: "FrozenTrial") -> None:
-        """Log the trial's run (once) and move the ``on_pareto`` tags; about five tracking calls."""
+    def on_trial_end(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Log the trial's run (once) and move the ``on_pareto`` tags.
+
+        Four writes (create, batch, artifact, terminate) and one duplicate check; ``on_pareto`` of
+        runs this process knows moves without a search, and is read back in full every
+        ``FULL_SYNC_EVERY`` trials and at study end, so other workers' tags converge too.
+        """
         if not trial.state.is_finished():
             return
         start = time.perf_counter()
@@ -79,17 +87,23 @@ class MlflowObserver:
             front = view.front_numbers()
             # existing=[]: this process just finished the trial, so nobody logged it before; a
             # concurrent reconcile that did is caught by the duplicate check after logging
-            run_id, _ = runs.log_trial(trial, view.objectives, trial.number in front, existing=[])
+            runs.log_trial(trial, view.objectives, trial.number in front, existing=[])
+            self._since_sync += 1
             if front != self._front:  # unchanged front: the new run's own tag is already right
-                runs.sync_on_pareto(front, {trial.number: run_id})
+                before = self._front or set()
+                quick = self._since_sync < FULL_SYNC_EVERY and runs.retag_on_pareto(
+                    front - before - {trial.number}, before - front)
+                if not quick:  # tags other workers moved are read back from the server
+                    runs.sync_on_pareto(front)
+                    self._since_sync = 0
                 self._front = front
-        except Exception:  # noqa: BLE001 - tracking must not stop the study; on_study_end repairs
+        except Exception:
             log.warning("MLflow logging of trial %d failed; it will be reconciled at study end",
                         trial.number, exc_info=True)
         finally:
             self.trial_log_seconds.append(time.perf_counter() - start)
 
-    def on_study_end(self, study: "optuna.Study") -> None:
+    def on_study_end(self, study: optuna.Study) -> None:
         """Reconcile every trial, refresh the summary and the plots, mark the parent run finished."""
         runs = self._runs_of(study)
         view = StudyView.of(study)

@@ -13,9 +13,10 @@ import html as _html
 import itertools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -48,7 +49,7 @@ class Plot:
     name: str
     title: str
     png: Figure
-    html: "go.Figure"
+    html: go.Figure
 
 
 def pe_colour(pe_type: str) -> str:
@@ -62,11 +63,11 @@ def _pe(t) -> str:
     return str(t.user_attrs.get("pe_type", t.params.get("pe_type", "?")))
 
 
-def _label(view: "StudyView", i: int) -> str:
+def _label(view: StudyView, i: int) -> str:
     return f"{view.objectives[i]} ({'max' if view.directions[i] == 'maximize' else 'min'})"
 
 
-def pareto_plot(view: "StudyView") -> Plot | None:
+def pareto_plot(view: StudyView) -> Plot | None:
     """2-D projections of the objectives, one panel per pair; front marked, infeasible grey."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -93,7 +94,7 @@ def pareto_plot(view: "StudyView") -> Plot | None:
             ax.scatter(xy[:, 0], xy[:, 1], c=_INFEASIBLE, marker="x", s=14, label="infeasible")
             pfig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name="infeasible",
                                       legendgroup="infeasible", showlegend=k == 0,
-                                      marker=dict(color=_INFEASIBLE, symbol="x", size=6),
+                                      marker={"color": _INFEASIBLE, "symbol": "x", "size": 6},
                                       text=[f"trial {t.number}" for t in infeasible]), row=r, col=c)
         for pe in pes:
             group = [t for t in feasible if _pe(t) == pe]
@@ -103,8 +104,8 @@ def pareto_plot(view: "StudyView") -> Plot | None:
                        edgecolors=np.where(on, "black", "none").tolist(), linewidths=0.8, label=pe)
             pfig.add_trace(go.Scatter(
                 x=xy[:, 0], y=xy[:, 1], mode="markers", name=pe, legendgroup=pe, showlegend=k == 0,
-                marker=dict(color=pe_colour(pe), size=np.where(on, 11, 7).tolist(),
-                            line=dict(color="black", width=np.where(on, 1.5, 0).tolist())),
+                marker={"color": pe_colour(pe), "size": np.where(on, 11, 7).tolist(),
+                            "line": {"color": "black", "width": np.where(on, 1.5, 0).tolist()}},
                 text=[f"trial {t.number}{' (Pareto)' if t.number in front else ''}<br>" +
                       "<br>".join(f"{p}={v}" for p, v in t.params.items()) for t in group],
                 hovertemplate="%{text}<br>x=%{x:.4g}<br>y=%{y:.4g}<extra></extra>"), row=r, col=c)
@@ -113,8 +114,8 @@ def pareto_plot(view: "StudyView") -> Plot | None:
             nd = xy[non_dominated_mask(xy, [view.directions[a], view.directions[b]])]
             nd = nd[np.argsort(nd[:, 0])]
             ax.step(nd[:, 0], nd[:, 1], where="post", color="black", lw=0.8, alpha=0.6)
-            pfig.add_trace(go.Scatter(x=nd[:, 0], y=nd[:, 1], mode="lines", line=dict(shape="hv", color="black",
-                                      width=1), name="2-D front", legendgroup="front2d", showlegend=k == 0,
+            pfig.add_trace(go.Scatter(x=nd[:, 0], y=nd[:, 1], mode="lines", line={"shape": "hv", "color": "black",
+                                      "width": 1}, name="2-D front", legendgroup="front2d", showlegend=k == 0,
                                       hoverinfo="skip"), row=r, col=c)
         ax.set_xlabel(_label(view, a))
         ax.set_ylabel(_label(view, b))
@@ -128,7 +129,7 @@ def pareto_plot(view: "StudyView") -> Plot | None:
     return Plot("pareto_front", "Pareto front", fig, pfig)
 
 
-def hypervolume_plot(view: "StudyView") -> Plot | None:
+def hypervolume_plot(view: StudyView) -> Plot | None:
     """Hypervolume of the feasible front after each finished trial (needs a reference point)."""
     import plotly.graph_objects as go
 
@@ -141,13 +142,13 @@ def hypervolume_plot(view: "StudyView") -> Plot | None:
     ax.set_xlabel("trial number")
     ax.set_ylabel("hypervolume")
     ax.set_title(f"{view.name}: hypervolume (reference {view.reference_point})", fontsize=9)
-    pfig = go.Figure(go.Scatter(x=hist[:, 0], y=hist[:, 1], mode="lines+markers", line=dict(shape="hv")))
+    pfig = go.Figure(go.Scatter(x=hist[:, 0], y=hist[:, 1], mode="lines+markers", line={"shape": "hv"}))
     pfig.update_layout(title=f"{view.name}: hypervolume over trials", xaxis_title="trial number",
                        yaxis_title="hypervolume")
     return Plot("hypervolume", "Hypervolume over trials", fig, pfig)
 
 
-def _front_sample(view: "StudyView") -> list:
+def _front_sample(view: StudyView) -> list:
     front = sorted(view.front, key=lambda t: t.values[0])
     if len(front) <= MAX_BREAKDOWN_DESIGNS:
         return front
@@ -167,7 +168,7 @@ def _stacked(ax, pfig, x: list[str], parts: dict[str, list[float]], row: int | N
         pfig.add_trace(trace, row=row, col=1) if row else pfig.add_trace(trace)
 
 
-def energy_breakdown_plot(view: "StudyView") -> Plot | None:
+def energy_breakdown_plot(view: StudyView) -> Plot | None:
     """Per-layer energy of the front's designs (up to 8), stacked by component, one panel each."""
     from plotly.subplots import make_subplots
 
@@ -197,7 +198,7 @@ def energy_breakdown_plot(view: "StudyView") -> Plot | None:
     return Plot("energy_breakdown", "Per-layer energy breakdown", fig, pfig)
 
 
-def area_breakdown_plot(view: "StudyView") -> Plot | None:
+def area_breakdown_plot(view: StudyView) -> Plot | None:
     """Area of each front design split by component (metrics ``area_<component>_mm2``)."""
     import plotly.graph_objects as go
 
@@ -221,12 +222,12 @@ def area_breakdown_plot(view: "StudyView") -> Plot | None:
     return Plot("area_breakdown", "Area breakdown", fig, pfig)
 
 
-def importance_plot(study: "optuna.Study", view: "StudyView") -> Plot | None:
+def importance_plot(study: optuna.Study, view: StudyView) -> Plot | None:
     """fANOVA parameter importance per objective; None below 8 complete trials or when Optuna
     cannot compute it (e.g. a parameter that never varies)."""
     import optuna
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     done = [t for t in view.trials if t.state == TrialState.COMPLETE and t.values is not None]
     if len(done) < MIN_TRIALS_FOR_IMPORTANCE:
@@ -259,7 +260,7 @@ def importance_plot(study: "optuna.Study", view: "StudyView") -> Plot | None:
     return Plot("param_importance", "Parameter importance", fig, pfig)
 
 
-def build_plots(study: "optuna.Study", view: "StudyView") -> list[Plot]:
+def build_plots(study: optuna.Study, view: StudyView) -> list[Plot]:
     """Every plot that the study's data allows (a plot that fails is logged and skipped)."""
     builders: list[Callable[[], Plot | None]] = [
         lambda: pareto_plot(view), lambda: hypervolume_plot(view), lambda: energy_breakdown_plot(view),
@@ -269,7 +270,7 @@ def build_plots(study: "optuna.Study", view: "StudyView") -> list[Plot]:
     for build in builders:
         try:
             plot = build()
-        except Exception:  # noqa: BLE001 - one broken plot must not cost the others or the study
+        except Exception:
             log.warning("a review plot failed; continuing without it", exc_info=True)
             continue
         if plot is not None:

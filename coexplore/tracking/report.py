@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from coexplore.tracking.runs import ReconcileCounts, StudyRuns
 from coexplore.tracking.store import is_http_uri, mask_secrets, mask_url, prepare_store
@@ -26,7 +27,7 @@ PLOTS_DIR = "plots"
 CONFIG_DIR = "config"
 
 
-def open_client(tracking_uri: str) -> "MlflowClient":
+def open_client(tracking_uri: str) -> MlflowClient:
     """An ``MlflowClient`` on ``tracking_uri`` (the folder of a local SQLite store is created)."""
     from mlflow import MlflowClient
 
@@ -90,7 +91,7 @@ def sync_study(runs: StudyRuns, view: StudyView) -> tuple[ReconcileCounts, dict[
     return counts, summary
 
 
-def log_plots(study: "optuna.Study", view: StudyView, runs: StudyRuns) -> list[str]:
+def log_plots(study: optuna.Study, view: StudyView, runs: StudyRuns) -> list[str]:
     """Render every plot the data allows and log them to the parent run under ``plots/``."""
     from coexplore.tracking.plots import build_plots, write_plots
 
@@ -103,7 +104,7 @@ def log_plots(study: "optuna.Study", view: StudyView, runs: StudyRuns) -> list[s
 
 
 def report_study(
-    study: "optuna.Study",
+    study: optuna.Study,
     tracking_uri: str,
     config_files: Mapping[str, Path] | None = None,
     plots: bool = True,

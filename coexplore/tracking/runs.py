@@ -22,9 +22,10 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
@@ -52,7 +53,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def creation_key(run: "Run") -> tuple[int, str]:
+def creation_key(run: Run) -> tuple[int, str]:
     """Total order over duplicate runs: the earliest-created (then smallest id) is canonical."""
     try:
         logged_at = int(run.data.tags.get(E.TAG_LOGGED_AT, run.info.start_time or 0))
@@ -61,7 +62,7 @@ def creation_key(run: "Run") -> tuple[int, str]:
     return logged_at, run.info.run_id
 
 
-def is_stale(run: "Run", now_ms: int | None = None) -> bool:
+def is_stale(run: Run, now_ms: int | None = None) -> bool:
     """True for a run left RUNNING by a writer that is gone (same host, dead pid) or long silent."""
     if run.info.status != "RUNNING":
         return False
@@ -104,13 +105,15 @@ class StudyRuns:
         tracking_uri: used to place artifacts beside a local SQLite store.
     """
 
-    def __init__(self, client: "MlflowClient", study_name: str, tracking_uri: str) -> None:
+    def __init__(self, client: MlflowClient, study_name: str, tracking_uri: str) -> None:
         self.client = client
         self.study_name = study_name
         self.tracking_uri = tracking_uri
         self.writer = _writer_id()
         self._experiment_id: str | None = None
         self._parent_run_id: str | None = None
+        self.run_of: dict[int, str] = {}
+        """Trial number -> its canonical run id, as far as this process knows."""
 
     # -- experiment and parent -------------------------------------------------------------
     @property
@@ -135,7 +138,7 @@ class StudyRuns:
             self.client.restore_experiment(exp.experiment_id)
         return exp.experiment_id
 
-    def search(self, filter_string: str) -> list["Run"]:
+    def search(self, filter_string: str) -> list[Run]:
         """All live runs of the experiment that match ``filter_string`` (every page)."""
         out: list[Run] = []
         token = None
@@ -149,7 +152,7 @@ class StudyRuns:
             if not token:
                 return out
 
-    def parent_runs(self) -> list["Run"]:
+    def parent_runs(self) -> list[Run]:
         """Live parent runs, canonical first (normally exactly one)."""
         return sorted(self.search(f"tags.`{E.TAG_ROLE}` = '{E.ROLE_STUDY}'"), key=creation_key)
 
@@ -173,14 +176,14 @@ class StudyRuns:
         return canonical
 
     # -- trial runs ----------------------------------------------------------------------
-    def trial_runs(self, number: int | None = None) -> list["Run"]:
+    def trial_runs(self, number: int | None = None) -> list[Run]:
         """Live trial runs (of one trial when ``number`` is given)."""
         f = f"tags.`{E.TAG_ROLE}` = '{E.ROLE_TRIAL}'"
         if number is not None:
             f += f" and tags.{E.TAG_TRIAL_NUMBER} = '{number}'"
         return self.search(f)
 
-    def trial_index(self) -> dict[int, list["Run"]]:
+    def trial_index(self) -> dict[int, list[Run]]:
         """Trial number -> its live runs, each list in creation order."""
         index: dict[int, list[Run]] = {}
         for run in self.trial_runs():
@@ -193,8 +196,8 @@ class StudyRuns:
         return index
 
     def log_trial(
-        self, trial: "FrozenTrial", objectives: Sequence[str], on_pareto: bool,
-        existing: Sequence["Run"] | None = None,
+        self, trial: FrozenTrial, objectives: Sequence[str], on_pareto: bool,
+        existing: Sequence[Run] | None = None,
     ) -> tuple[str, bool]:
         """Log a finished trial as a child run unless it is already logged; (run id, created).
 
@@ -213,9 +216,11 @@ class StudyRuns:
         run_id = self._write_trial(trial, objectives, on_pareto)
         for r in stale:
             self._delete(r.info.run_id)
-        return self._settle_duplicates(trial.number, run_id), True
+        run_id = self._settle_duplicates(trial.number, run_id)
+        self.run_of[trial.number] = run_id
+        return run_id, True
 
-    def _write_trial(self, trial: "FrozenTrial", objectives: Sequence[str], on_pareto: bool) -> str:
+    def _write_trial(self, trial: FrozenTrial, objectives: Sequence[str], on_pareto: bool) -> str:
         tags = E.trial_tags(
             trial, study_name=self.study_name, parent_run_id=self.parent_run_id, on_pareto=on_pareto,
             logger=self.writer, logged_at=_now_ms(),
@@ -230,10 +235,13 @@ class StudyRuns:
         self.client.log_batch(run_id, metrics=metrics, params=params)
         rows = trial.user_attrs.get("per_layer") or []
         if rows:
+            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
             with tempfile.TemporaryDirectory(prefix="coexplore-") as tmp:
                 path = E.write_per_layer_csv(rows, Path(tmp) / E.PER_LAYER_CSV)
-                if path is not None:
-                    self.client.log_artifact(run_id, str(path))
+                if path is not None:  # the repository straight from the new run: saves a get_run
+                    repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=self.tracking_uri)
+                    repo.log_artifact(str(path))
         self.client.set_terminated(run_id, E.run_status(trial.state), end_time=E.ms(trial.datetime_complete))
         return run_id
 
@@ -256,7 +264,7 @@ class StudyRuns:
 
     # -- full reconcile and the on_pareto tags ------------------------------------------------
     def reconcile(
-        self, trials: Iterable["FrozenTrial"], objectives: Sequence[str], front: set[int]
+        self, trials: Iterable[FrozenTrial], objectives: Sequence[str], front: set[int]
     ) -> tuple[ReconcileCounts, dict[int, str]]:
         """Log every finished trial without a run, drop finished duplicates, fix parent links.
 
@@ -291,6 +299,7 @@ class StudyRuns:
                         self._delete(r.info.run_id)
                         counts.removed += 1
             run_of[trial.number] = keep.info.run_id
+            self.run_of[trial.number] = keep.info.run_id
             if keep.data.tags.get(E.TAG_PARENT) != parent:
                 self.client.set_tag(keep.info.run_id, E.TAG_PARENT, parent)
                 counts.repointed += 1
@@ -306,14 +315,30 @@ class StudyRuns:
             if number not in front:
                 changed += self._set_tag(run_id, E.TAG_ON_PARETO, "false")
         on = set(tagged.values())
+        self.run_of.update(run_of or {})
         for number in sorted(front - on):
-            run_id = (run_of or {}).get(number)
-            if run_id is None:
+            run_id = self.run_of.get(number)
+            if run_id is None:  # another worker's trial: look it up once
                 runs = sorted(self.trial_runs(number), key=creation_key)
                 run_id = runs[0].info.run_id if runs else None
             if run_id is not None:
+                self.run_of[number] = run_id
                 changed += self._set_tag(run_id, E.TAG_ON_PARETO, "true")
         return changed
+
+    def retag_on_pareto(self, entered: set[int], left: set[int]) -> bool:
+        """Move ``on_pareto`` for trials whose runs this process knows, without a search.
+
+        Returns False (nothing changed) when a trial's run is unknown here (another worker's),
+        so that the caller falls back to :meth:`sync_on_pareto`.
+        """
+        if any(n not in self.run_of for n in entered | left):
+            return False
+        for n in sorted(left):
+            self._set_tag(self.run_of[n], E.TAG_ON_PARETO, "false")
+        for n in sorted(entered):
+            self._set_tag(self.run_of[n], E.TAG_ON_PARETO, "true")
+        return True
 
     def _set_tag(self, run_id: str, key: str, value: str) -> int:
         try:
@@ -328,7 +353,7 @@ class StudyRuns:
         self.client.log_batch(self.parent_run_id, metrics=[Metric(safe_key(k), float(v), stamp, step)
                                                            for k, v in values.items()])
 
-    def log_hypervolume_history(self, view: "StudyView") -> None:
+    def log_hypervolume_history(self, view: StudyView) -> None:
         """The front's hypervolume after each finished trial as the parent's ``hypervolume`` metric
         (step = trial number, timestamp = the trial's completion, so re-logging adds nothing)."""
         if view.reference_point is None:

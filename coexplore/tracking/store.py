@@ -59,7 +59,7 @@ def safe_key(name: str) -> str:
     """An MLflow-valid metric/param key for ``name`` (bad characters become ``_``), at most 250 chars."""
     key = _BAD_KEY_CHARS.sub("_", str(name)).strip("/") or "_"
     key = re.sub(r"/+", "/", key).replace("/./", "/_/").replace("/../", "/__/")
-    if key in (".", "..") or key.startswith("../") or key.startswith("./"):
+    if key in (".", "..") or key.startswith(("../", "./")):
         key = "_" + key
     return key[:250]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import optuna
@@ -26,7 +27,7 @@ class StudyView:
     user_attrs: dict[str, Any]
 
     @classmethod
-    def of(cls, study: optuna.Study) -> "StudyView":
+    def of(cls, study: optuna.Study) -> StudyView:
         """Read a study once (one storage round trip for the trials)."""
         directions = study_directions(study)
         attrs = dict(study.user_attrs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -92,9 +93,10 @@ def start_server(
     if port_in_use(host, port):
         raise UiError(f"port {port} on {host} is in use; pass --port with a free port (e.g. {free_port(host)})")
     prepare_store(tracking_uri)
-    out = open(log_file, "ab") if log_file is not None else subprocess.DEVNULL
-    proc = subprocess.Popen(server_command(tracking_uri, host, port), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True, env={"MLFLOW_DISABLE_TELEMETRY": "true", **os.environ})
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(log_file, "ab")) if log_file is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(server_command(tracking_uri, host, port), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={"MLFLOW_DISABLE_TELEMETRY": "true", **os.environ})
     url = f"http://{host}:{port}"
     try:
         wait_until_up(url, proc, timeout_s)

@@ -98,3 +98,13 @@ def test_unknown_choice_names_its_position_and_the_allowed_choices():
 def test_binary_digital_runs_at_one_bit_whatever_the_plan():
     hc = hybrid_cost(DesignPoint(), CimMacro(), DIGITS, ["binary@digital"] * 4, bits=8, cim_tech=TECH)
     assert hc.layer_weight_bits.tolist() == [1, 1, 1, 1] and hc.layer_act_bits.tolist() == [1, 1, 1, 1]
+
+
+def test_a_layer_that_does_not_map_on_the_digital_array_is_named_and_moving_it_to_cim_fixes_it():
+    # A 1-word ifmap scratchpad cannot hold a row of a 3x3 filter (row stationary needs S values).
+    tiny_spads = DesignPoint(pe_type="int8", ifmap_spad=1, filter_spad=1, psum_spad=1)
+    wl = Workload("mixed", (Layer("small", kind="linear", c=4, k=4), BIG_CONV.layers[0]))
+    all_digital = hybrid_cost(tiny_spads, CimMacro(), wl, ["mac@digital", "mac@digital"], cim_tech=TECH)
+    assert not all_digital.feasible
+    assert all_digital.infeasible_reason.startswith("layer conv on the int8 array:")
+    assert hybrid_cost(tiny_spads, CimMacro(), wl, ["mac@digital", "mac@cim"], cim_tech=TECH).feasible

@@ -27,9 +27,13 @@ def test_two_workers_respect_the_budget_without_duplicate_numbers(tmp_path, post
     study = write_tiny_study(tmp_path, name="shared", n_trials=1, finetune_steps=15, per_layer=True)
     first = _run("start", str(study), "--storage", postgres_url)
     assert first.wait(300) == 0, first.communicate()
-    # both processes start together: one raises the budget to 12 and runs, the other joins
-    procs = [_run("resume", "shared", "--n-trials", "12", "--storage", postgres_url),
-             _run("worker", "shared", "--storage", postgres_url)]
+    # one process raises the budget to 12 and runs; once it is under way a worker joins
+    procs = [_run("resume", "shared", "--n-trials", "12", "--storage", postgres_url)]
+    deadline = time.monotonic() + 120
+    while optuna.load_study(study_name="shared", storage=postgres_url).user_attrs["n_trials"] != 12:
+        assert time.monotonic() < deadline and procs[0].poll() is None, procs[0].communicate()
+        time.sleep(0.2)
+    procs.append(_run("worker", "shared", "--storage", postgres_url))
     outs = [p.communicate(timeout=400) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     trials = optuna.load_study(study_name="shared", storage=postgres_url).get_trials(deepcopy=False)

@@ -52,15 +52,15 @@ def test_baseline_runs_one_operator_everywhere(tiny_runner):
     assert 0.0 <= base.accuracy <= 1.0 and base.cost.area_digital_mm2 == 0.0
 
 
-def _study(objectives):
-    study = optuna.create_study(directions=[o["direction"] for o in objectives])
+def _study(objectives, storage=None):
+    study = optuna.create_study(directions=[o["direction"] for o in objectives], storage=storage)
     study.set_user_attr("objectives", objectives)
     return study
 
 
-def test_recorded_trial_carries_the_objectives_and_the_trial_contract(tiny_runner):
+def test_recorded_trial_carries_the_objectives_and_the_trial_contract(tiny_runner, tmp_path):
     objectives = [{"name": "accuracy", "direction": "maximize"}, {"name": "energy_j", "direction": "minimize"}]
-    study = _study(objectives)
+    study = _study(objectives, storage=f"sqlite:///{tmp_path / 'study.db'}")
     cand = tiny_runner.baseline("binary@digital", steps=3)
     trial = record_trial(study, cand, choices=tiny_runner.choices)
     assert trial.values == [cand.accuracy, cand.cost.energy_j]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import optuna
 import pytest

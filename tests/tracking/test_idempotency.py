@@ -33,7 +33,7 @@ def _finished(study) -> set[int]:
 def test_running_the_hooks_twice_logs_no_duplicates(make_study, tracking_uri):
     study = make_study()
     observer = MlflowObserver(tracking_uri, plots=False)
-    drive(study, observer, 8)
+    drive(study, observer, 4)
     for t in study.trials:
         observer.on_trial_end(study, t)
     observer.on_study_start(study)
@@ -44,10 +44,10 @@ def test_running_the_hooks_twice_logs_no_duplicates(make_study, tracking_uri):
 
 def test_resumed_process_continues_without_duplicates(make_study, tracking_uri):
     study = make_study()
-    drive(study, MlflowObserver(tracking_uri, plots=False), 6)
-    drive(study, MlflowObserver(tracking_uri, plots=False), 6)  # a new process: a new observer
+    drive(study, MlflowObserver(tracking_uri, plots=False), 3)
+    drive(study, MlflowObserver(tracking_uri, plots=False), 3)  # a new process: a new observer
     counts = _counts(tracking_uri, study.study_name)
-    assert len(study.trials) == 12
+    assert len(study.trials) == 6
     assert set(counts) == _finished(study) and set(counts.values()) == {1}
 
 
@@ -101,7 +101,7 @@ def test_finished_duplicates_left_by_a_race_are_removed_by_report(make_study, tr
 def test_run_left_running_by_a_dead_process_is_replaced(make_study, tracking_uri):
     study = make_study()
     drive(study, None, 2)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     client = open_client(tracking_uri)
     runs = StudyRuns(client, study.study_name, tracking_uri)
     half = client.create_run(runs.experiment_id, tags={
@@ -116,8 +116,52 @@ def test_run_left_running_by_a_dead_process_is_replaced(make_study, tracking_uri
 
 def test_on_pareto_is_exact_after_a_resume(make_study, tracking_uri):
     study = make_study()
-    drive(study, MlflowObserver(tracking_uri, plots=False), 8)
-    drive(study, MlflowObserver(tracking_uri, plots=False), 8)
+    drive(study, MlflowObserver(tracking_uri, plots=False), 5)
+    drive(study, MlflowObserver(tracking_uri, plots=False), 5)
+    front = {t.number for t in pareto_trials(study.trials, study_directions(study))}
+    tagged = {int(r.data.tags["trial_number"]) for r in _trial_runs(tracking_uri, study.study_name)
+              if r.data.tags["on_pareto"] == "true"}
+    assert tagged == front
+
+
+def test_two_writers_racing_on_one_trial_leave_one_run(make_study, tracking_uri):
+    import threading
+
+    study = make_study()
+    drive(study, None, 1)
+    writers = [StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri) for _ in range(2)]
+    writers[0].parent_run_id  # noqa: B018 - create the parent before the race, as on_study_start does
+    barrier = threading.Barrier(2)
+    results = []
+
+    def log(w: StudyRuns) -> None:
+        barrier.wait()
+        results.append(w.log_trial(study.trials[0], ["accuracy", "energy_j", "area_mm2"], True, existing=[]))
+
+    threads = [threading.Thread(target=log, args=(w,)) for w in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    live = _trial_runs(tracking_uri, study.study_name)
+    assert len(live) == 1
+    assert {run_id for run_id, _ in results} == {live[0].info.run_id}
+
+
+def test_two_workers_interleaving_end_with_exact_tags_and_one_run_each(make_study, tracking_uri):
+    from tests.tracking.conftest import _objective
+
+    study = make_study()
+    a, b = MlflowObserver(tracking_uri, plots=False), MlflowObserver(tracking_uri, plots=False)
+    a.on_study_start(study)
+    b.on_study_start(study)
+    for k in range(8):
+        observer = (a, b)[k % 2]
+        study.optimize(_objective, n_trials=1, callbacks=[observer.on_trial_end], catch=(RuntimeError,))
+    a.on_study_end(study)
+    b.on_study_end(study)
+    counts = _counts(tracking_uri, study.study_name)
+    assert set(counts) == _finished(study) and set(counts.values()) == {1}
     front = {t.number for t in pareto_trials(study.trials, study_directions(study))}
     tagged = {int(r.data.tags["trial_number"]) for r in _trial_runs(tracking_uri, study.study_name)
               if r.data.tags["on_pareto"] == "true"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -14,12 +15,12 @@ from coexplore.search.pareto import pareto_trials, study_directions
 from coexplore.tracking import MlflowObserver
 from tests.tracking.conftest import OBJECTIVES, drive, new_study
 
-N_TRIALS = 24
+N_TRIALS = 16
 
 
 @pytest.fixture(scope="module")
 def logged(tracking_uri, tmp_path_factory):
-    """A 24-trial study logged by the observer, with a study file attached (shared by the module)."""
+    """A 16-trial study logged by the observer, with a study file attached (shared by the module)."""
     tmp = tmp_path_factory.mktemp("observer")
     study_file = tmp / "study.yaml"
     study_file.write_text("name: x\nstorage: postgresql://bob:hunter2@db:5432/s\n")
@@ -122,7 +123,7 @@ def test_child_run_has_the_per_layer_csv(logged):
     study, _, client, children = logged
     run = _by_number(children)[0]
     path = client.download_artifacts(run.info.run_id, "per_layer.csv")
-    rows = list(csv.DictReader(io.StringIO(open(path).read())))
+    rows = list(csv.DictReader(io.StringIO(Path(path).read_text())))
     expected = study.trials[0].user_attrs["per_layer"]
     assert [r["name"] for r in rows] == [r["name"] for r in expected]
     assert float(rows[1]["energy_mac_j"]) == pytest.approx(expected[1]["energy_mac_j"])
@@ -137,16 +138,16 @@ def test_parent_has_plots_as_png_and_html(logged):
 
 def test_report_html_works_offline(logged):
     _, observer, client, _ = logged
-    html = open(client.download_artifacts(observer.parent_run_id, "plots/report.html")).read()
+    html = Path(client.download_artifacts(observer.parent_run_id, "plots/report.html")).read_text()
     assert not re.search(r"<script[^>]*\ssrc=", html), "plotly.js must be inlined, not fetched"
     assert html.count("Plotly.newPlot") >= 4
 
 
 def test_parent_has_config_files_with_passwords_masked(logged):
     _, observer, client, _ = logged
-    text = open(client.download_artifacts(observer.parent_run_id, "config/study.yaml")).read()
+    text = Path(client.download_artifacts(observer.parent_run_id, "config/study.yaml")).read_text()
     assert "hunter2" not in text and "bob:***@db" in text
-    resolved = open(client.download_artifacts(observer.parent_run_id, "config/resolved_config.json")).read()
+    resolved = Path(client.download_artifacts(observer.parent_run_id, "config/resolved_config.json")).read_text()
     assert "s3cret" not in resolved
 
 
