@@ -67,7 +67,8 @@ def main() -> None:
     budget = args.steps + args.finetune_steps
     bases = [runner.baseline(c, budget) for c in args.choices]
 
-    print(f"ENOS {args.mode}-level sweep ({sweep_s:.0f} s for {len(args.lambdas)} searches)")
+    level = "bi-level" if args.mode == "bilevel" else "single-level"
+    print(f"ENOS {level} sweep ({sweep_s:.0f} s for {len(args.lambdas)} searches)")
     print(HEADER)
     for c in enos:
         print(_row(c))

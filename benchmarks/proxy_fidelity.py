@@ -48,10 +48,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        brief_ev = ProxyEvaluator(ProxyConfig(seed=args.seed, finetune_steps=args.steps, threads=args.threads),
-                                  cache_dir=folder)
+        brief_ev = ProxyEvaluator(
+            ProxyConfig(seed=args.seed, finetune_steps=args.steps, threads=args.threads),
+            cache_dir=folder,
+        )
         long_ev = ProxyEvaluator(
-            ProxyConfig(seed=args.seed, finetune_steps=args.steps * args.factor, threads=args.threads),
+            ProxyConfig(
+                seed=args.seed, finetune_steps=args.steps * args.factor, threads=args.threads
+            ),
             cache_dir=folder,
         )
         rows = []
@@ -63,9 +67,17 @@ def main() -> None:
         baseline = brief_ev.baseline_accuracy
     tau, tau_p = kendalltau([r[1] for r in rows], [r[2] for r in rows])
     rho, _ = spearmanr([r[1] for r in rows], [r[2] for r in rows])
-    table = Table(title=f"proxy fidelity: {args.steps} vs {args.steps * args.factor} fine-tune steps "
-                        f"(digits CNN, FP32 {baseline:.4f}, seed {args.seed})")
-    for col in ("plan", f"acc @{args.steps}", f"acc @{args.steps * args.factor}", "s brief", "s long"):
+    table = Table(
+        title=f"proxy fidelity: {args.steps} vs {args.steps * args.factor} fine-tune steps "
+        f"(digits CNN, FP32 {baseline:.4f}, seed {args.seed})"
+    )
+    for col in (
+        "plan",
+        f"acc @{args.steps}",
+        f"acc @{args.steps * args.factor}",
+        "s brief",
+        "s long",
+    ):
         table.add_column(col, justify="left" if col == "plan" else "right")
     for name, b, lg, sb, sl in rows:
         table.add_row(name, f"{b:.4f}", f"{lg:.4f}", f"{sb:.1f}", f"{sl:.1f}")
@@ -73,7 +85,9 @@ def main() -> None:
     table.add_row("Kendall tau-b", f"{tau:.3f}", f"p={tau_p:.1e}", "", "")
     table.add_row("Spearman rho", f"{rho:.3f}", "", "", "")
     Console().print(table)
-    print(f"{len(rows)} plans, {elapsed:.0f} s in all; load average (1 min) {os.getloadavg()[0]:.2f}")
+    print(
+        f"{len(rows)} plans, {elapsed:.0f} s in all; load average (1 min) {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ from coexplore.quant import QuantPlan
 PLANS = {
     "int8": QuantPlan(pe_type="int8"),
     "int4": QuantPlan(pe_type="int4"),
-    "int 2-bit, first/last 8": QuantPlan(pe_type="int4", weight_bits=2, act_bits=2, pin_first_last=8),
+    "int 2-bit, first/last 8": QuantPlan(
+        pe_type="int4", weight_bits=2, act_bits=2, pin_first_last=8
+    ),
     "lightpe1": QuantPlan(pe_type="lightpe1"),
     "lightpe2": QuantPlan(pe_type="lightpe2"),
     "binary, first/last 8": QuantPlan(pe_type="binary", pin_first_last=8),
@@ -31,8 +33,12 @@ PLANS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=None, help="fine-tune steps (default: ProxyConfig's)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: automatic)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="fine-tune steps (default: ProxyConfig's)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: automatic)"
+    )
     parser.add_argument("--dataset", default="digits")
     args = parser.parse_args()
     extra = {"finetune_steps": args.steps} if args.steps is not None else {}
@@ -43,8 +49,10 @@ def main() -> None:
         ev = ProxyEvaluator(config, cache_dir=folder)
         baseline = ev.baseline_accuracy
         pretrain_s = time.perf_counter() - t0
-        table = Table(title=f"proxy speed: {ev.model_name} on {config.dataset}, {config.finetune_steps} steps, "
-                            f"{ev.threads} thread(s)")
+        table = Table(
+            title=f"proxy speed: {ev.model_name} on {config.dataset}, {config.finetune_steps} steps, "
+            f"{ev.threads} thread(s)"
+        )
         for col in ("plan", "seconds", "accuracy", "drop"):
             table.add_column(col, justify="right" if col != "plan" else "left")
         seconds = []
@@ -60,7 +68,9 @@ def main() -> None:
     table.add_row("FP32 pretrain (once, cached)", f"{pretrain_s:.2f}", f"{baseline:.4f}", "")
     table.add_row("cache hit", f"{hit.seconds:.4f}", "", "")
     Console().print(table)
-    print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}; cores {os.cpu_count()}")
+    print(
+        f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}; cores {os.cpu_count()}"
+    )
 
 
 if __name__ == "__main__":

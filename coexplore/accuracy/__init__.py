@@ -6,20 +6,27 @@ Example:
     True
 """
 
+from coexplore.accuracy._mobilenetv2 import MobileNetV2
+from coexplore.accuracy._resnet import ResNet20
 from coexplore.accuracy.cache import ResultCache, stable_hash
 from coexplore.accuracy.config import ProxyConfig
-from coexplore.accuracy.datasets import DATASETS, DatasetError, Splits, load_cifar10, load_dataset, load_digits
+from coexplore.accuracy.datasets import (
+    DATASETS,
+    DatasetError,
+    Splits,
+    load_cifar10,
+    load_dataset,
+    load_digits,
+)
 from coexplore.accuracy.errors import ProxyError
 from coexplore.accuracy.evaluator import ProxyEvaluator, ProxyResult
 from coexplore.accuracy.models import MODELS, DigitsCNN, ModelError, build_model
-from coexplore.accuracy._mobilenetv2 import MobileNetV2
-from coexplore.accuracy._resnet import ResNet20
 
 __all__ = [
     "DATASETS",
+    "MODELS",
     "DatasetError",
     "DigitsCNN",
-    "MODELS",
     "MobileNetV2",
     "ModelError",
     "ProxyConfig",

@@ -9,10 +9,20 @@ from torch import nn
 
 # (expansion t, output channels c, repeats n, first stride s): Sandler et al. 2018, Table 2, with
 # the strides of the 2nd and 3rd rows set to 1 for 32x32 inputs.
-CIFAR_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+CIFAR_SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 1),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
-def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1, relu: bool = True) -> nn.Sequential:
+def _conv_bn(
+    c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1, relu: bool = True
+) -> nn.Sequential:
     layers: list[nn.Module] = [
         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
         nn.BatchNorm2d(c_out),
@@ -31,7 +41,10 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expand != 1:
             layers.append(_conv_bn(c_in, hidden, 1, 1))
-        layers += [_conv_bn(hidden, hidden, 3, stride, groups=hidden), _conv_bn(hidden, c_out, 1, 1, relu=False)]
+        layers += [
+            _conv_bn(hidden, hidden, 3, stride, groups=hidden),
+            _conv_bn(hidden, c_out, 1, 1, relu=False),
+        ]
         self.conv = nn.Sequential(*layers)
         self.residual = stride == 1 and c_in == c_out
 
@@ -50,7 +63,7 @@ class MobileNetV2(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> None:
         super().__init__()
-        c = lambda n: max(8, int(round(n * width / 8)) * 8)  # noqa: E731
+        c = lambda n: max(8, round(n * width / 8) * 8)
         layers: list[nn.Module] = [_conv_bn(in_channels, c(32), 3, 1)]
         c_in = c(32)
         for t, c_out, n, s in CIFAR_SETTINGS:

@@ -89,9 +89,18 @@ class ResultCache:
             row = conn.execute(select(self.table).where(self.table.c.key == key)).first()
         if row is None:
             return None
-        return CachedResult(row.key, row.accuracy, row.baseline_accuracy, row.train_seconds, json.loads(row.detail))
+        return CachedResult(
+            row.key, row.accuracy, row.baseline_accuracy, row.train_seconds, json.loads(row.detail)
+        )
 
-    def put(self, key: str, accuracy: float, baseline_accuracy: float, train_seconds: float, detail: dict) -> None:
+    def put(
+        self,
+        key: str,
+        accuracy: float,
+        baseline_accuracy: float,
+        train_seconds: float,
+        detail: dict,
+    ) -> None:
         """Store a result; a key already stored (by any worker) is left as it is."""
         values = {
             "key": key,
@@ -104,7 +113,11 @@ class ResultCache:
         dialect = self.engine.dialect.name
         if dialect in ("sqlite", "postgresql"):
             module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-            stmt = module.insert(self.table).values(**values).on_conflict_do_nothing(index_elements=["key"])
+            stmt = (
+                module.insert(self.table)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
         else:
             stmt = insert(self.table).values(**values)
         try:

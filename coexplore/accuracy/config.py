@@ -8,7 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 MACS_PER_THREAD = 200_000_000
 """Work (multiply-accumulates per training batch) that justifies one more torch thread."""
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -64,8 +64,8 @@ class DatasetSpec:
 
 def _split_indices(n: int, val_fraction: float, test_fraction: float) -> tuple[np.ndarray, ...]:
     perm = np.random.default_rng(SPLIT_SEED).permutation(n)
-    n_test = int(round(n * test_fraction))
-    n_val = int(round(n * val_fraction))
+    n_test = round(n * test_fraction)
+    n_val = round(n * val_fraction)
     return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
 
 
@@ -77,7 +77,12 @@ def _digits_array() -> np.ndarray:
     """
     spec = importlib.util.find_spec("sklearn")
     if spec is not None and spec.submodule_search_locations:
-        path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+        path = (
+            Path(next(iter(spec.submodule_search_locations)))
+            / "datasets"
+            / "data"
+            / "digits.csv.gz"
+        )
         if path.is_file():
             return np.loadtxt(path, delimiter=",")
     from sklearn.datasets import load_digits as sk_digits
@@ -131,7 +136,9 @@ def load_cifar10(data_dir: Path | None) -> Splits:
     The test split is ``test_batch``; inputs are normalized per channel with the training mean/std.
     """
     if data_dir is None:
-        raise DatasetError("cifar10: needs --data-dir (proxy.data_dir), the folder of cifar-10-batches-py")
+        raise DatasetError(
+            "cifar10: needs --data-dir (proxy.data_dir), the folder of cifar-10-batches-py"
+        )
     data_dir = Path(data_dir)
     parts = [_read_cifar_batch(data_dir / f) for f in CIFAR10_TRAIN_FILES]
     x = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
@@ -141,9 +148,11 @@ def load_cifar10(data_dir: Path | None) -> Splits:
     tr, va, _ = _split_indices(len(y), 0.1, 0.0)
     mean = x[tr].mean(axis=(0, 2, 3), keepdims=True)
     std = x[tr].std(axis=(0, 2, 3), keepdims=True)
-    norm = lambda a: torch.from_numpy(((a - mean) / std).astype(np.float32))  # noqa: E731
+    norm = lambda a: torch.from_numpy(((a - mean) / std).astype(np.float32))
     t = torch.from_numpy
-    return Splits("cifar10", norm(x[tr]), t(y[tr]), norm(x[va]), t(y[va]), norm(x_test), t(y_test), 10)
+    return Splits(
+        "cifar10", norm(x[tr]), t(y[tr]), norm(x[va]), t(y[va]), norm(x_test), t(y_test), 10
+    )
 
 
 DATASETS: dict[str, DatasetSpec] = {

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -32,7 +33,8 @@ CACHE_VERSION = 1
 class ProxyResult:
     """One proxy evaluation: accuracies are fractions in [0, 1]; ``drop = baseline - accuracy``.
 
-    ``seconds`` is this call's wall time (milliseconds on a cache hit); ``key`` the cache key.
+    ``seconds`` is this call's wall time: milliseconds on a cache hit, and including the one-off
+    FP32 pretraining when the first miss finds no checkpoint. ``key`` is the cache key.
     """
 
     accuracy: float
@@ -77,7 +79,11 @@ def _macs_per_sample(model: nn.Module, sample: torch.Tensor) -> int:
         else:
             total += out.numel() * m.in_features
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [
+        m.register_forward_hook(count)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
     try:
         model.eval()
         with torch.no_grad():
@@ -118,7 +124,9 @@ class ProxyEvaluator:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         if config.dataset not in DATASETS:
-            raise DatasetError(f"proxy.dataset: unknown {config.dataset!r}; allowed: {', '.join(DATASETS)}")
+            raise DatasetError(
+                f"proxy.dataset: unknown {config.dataset!r}; allowed: {', '.join(DATASETS)}"
+            )
         self.model_name: str = config.model or DATASETS[config.dataset].default_model
         self.data = load_dataset(config.dataset, config.data_dir)
         self.input_shape: tuple[int, ...] = self.data.input_shape
@@ -127,7 +135,9 @@ class ProxyEvaluator:
         except RuntimeError as exc:
             raise ProxyError(f"proxy.device: {exc}; allowed: auto, cpu, cuda, cuda:N") from exc
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ProxyError("proxy.device: cuda requested but no GPU is available; use auto or cpu")
+            raise ProxyError(
+                "proxy.device: cuda requested but no GPU is available; use auto or cpu"
+            )
         sample = torch.zeros(2, *self.input_shape[1:])
         with torch.random.fork_rng(devices=[]):
             model = self._new_model()
@@ -140,12 +150,16 @@ class ProxyEvaluator:
             {
                 "v": CACHE_VERSION,
                 "model": self.model_name,
+                # parameter names and shapes: a changed architecture never loads a stale checkpoint
+                "architecture": [[k, list(v.shape)] for k, v in model.state_dict().items()],
                 "dataset": config.dataset,
                 "data": self.data.fingerprint(),
                 "recipe": config.pretrain_recipe(),
             }
         )
-        self.cache = ResultCache(cache_url or f"sqlite:///{(self.cache_dir / 'proxy_cache.db').resolve()}")
+        self.cache = ResultCache(
+            cache_url or f"sqlite:///{(self.cache_dir / 'proxy_cache.db').resolve()}"
+        )
         self.training_runs = 0
         """How many pretrains and fine-tunes this evaluator ran (a cache hit runs none)."""
         self._checkpoint: dict | None = None
@@ -165,7 +179,9 @@ class ProxyEvaluator:
     def _tensors(self) -> dict[str, torch.Tensor]:
         if self._on_device is None:
             d = self.data
-            self._on_device = {k: getattr(d, k).to(self.device) for k in ("train_x", "train_y", "val_x", "val_y")}
+            self._on_device = {
+                k: getattr(d, k).to(self.device) for k in ("train_x", "train_y", "val_x", "val_y")
+            }
         return self._on_device
 
     def _ensure_pretrained(self) -> dict:
@@ -183,14 +199,27 @@ class ProxyEvaluator:
         with _torch_settings(self.threads):
             model = self._new_model().to(self.device)
             train(
-                model, t["train_x"], t["train_y"], steps=cfg.pretrain_epochs * steps_per_epoch, lr=cfg.pretrain_lr,
-                batch_size=cfg.batch_size, seed=cfg.seed, num_classes=self.data.num_classes,
-                weight_decay=cfg.weight_decay, phase="pretrain", progress=self.progress,
+                model,
+                t["train_x"],
+                t["train_y"],
+                steps=cfg.pretrain_epochs * steps_per_epoch,
+                lr=cfg.pretrain_lr,
+                batch_size=cfg.batch_size,
+                seed=cfg.seed,
+                num_classes=self.data.num_classes,
+                weight_decay=cfg.weight_decay,
+                phase="pretrain",
+                progress=self.progress,
             )
             val = accuracy(model, t["val_x"], t["val_y"])
         self.training_runs += 1
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        return {"key": self.pretrain_key, "state_dict": state, "val_accuracy": val, "model": self.model_name}
+        return {
+            "key": self.pretrain_key,
+            "state_dict": state,
+            "val_accuracy": val,
+            "model": self.model_name,
+        }
 
     def fp32_model(self) -> nn.Module:
         """The pretrained FP32 model (pretrains once and caches on disk), on the CPU."""
@@ -204,7 +233,7 @@ class ProxyEvaluator:
         """FP32 validation accuracy, a fraction in [0, 1] (pretrains once, cached on disk)."""
         return float(self._ensure_pretrained()["val_accuracy"])
 
-    def workload(self) -> "Workload":
+    def workload(self) -> Workload:
         """The model's layer shapes for the PPA model, under the same layer names as the plans."""
         from coexplore.workload import from_module
 
@@ -240,15 +269,25 @@ class ProxyEvaluator:
         hit = self.cache.get(key)
         if hit is not None:
             return ProxyResult(
-                hit.accuracy, hit.baseline_accuracy, hit.baseline_accuracy - hit.accuracy,
-                time.perf_counter() - start, True, key,
+                hit.accuracy,
+                hit.baseline_accuracy,
+                hit.baseline_accuracy - hit.accuracy,
+                time.perf_counter() - start,
+                True,
+                key,
             )
         baseline = self.baseline_accuracy
         acc = self._finetune(plan)
         seconds = time.perf_counter() - start
         weights, acts = plan.resolve(self.layer_names)
-        detail = {"plan": plan.key(), "model": self.model_name, "dataset": self.config.dataset,
-                  "weight_bits": weights, "act_bits": acts, "recipe": self.config.finetune_recipe()}
+        detail = {
+            "plan": plan.key(),
+            "model": self.model_name,
+            "dataset": self.config.dataset,
+            "weight_bits": weights,
+            "act_bits": acts,
+            "recipe": self.config.finetune_recipe(),
+        }
         self.cache.put(key, acc, baseline, seconds, detail)
         return ProxyResult(acc, baseline, baseline - acc, seconds, False, key)
 
@@ -257,15 +296,26 @@ class ProxyEvaluator:
         if self.device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         with _torch_settings(self.threads):
-            model = quantize_model(self.fp32_model(), plan, inplace=True, layer_names=self.layer_names)
+            model = quantize_model(
+                self.fp32_model(), plan, inplace=True, layer_names=self.layer_names
+            )
             model = model.to(self.device)
             calibrate_quantizers(model, t["train_x"][: max(cfg.batch_size, 256)])
             torch.manual_seed(cfg.seed)
             train(
-                model, t["train_x"], t["train_y"], steps=cfg.finetune_steps, lr=cfg.lr,
-                batch_size=cfg.batch_size, seed=cfg.seed + 1, num_classes=self.data.num_classes,
-                weight_decay=cfg.weight_decay, quant_lr=cfg.lr * cfg.quantizer_lr_scale,
-                regularization_weight=cfg.distribution_loss_weight, phase="fine-tune", progress=self.progress,
+                model,
+                t["train_x"],
+                t["train_y"],
+                steps=cfg.finetune_steps,
+                lr=cfg.lr,
+                batch_size=cfg.batch_size,
+                seed=cfg.seed + 1,
+                num_classes=self.data.num_classes,
+                weight_decay=cfg.weight_decay,
+                quant_lr=cfg.lr * cfg.quantizer_lr_scale,
+                regularization_weight=cfg.distribution_loss_weight,
+                phase="fine-tune",
+                progress=self.progress,
             )
             acc = accuracy(model, t["val_x"], t["val_y"])
         self.training_runs += 1

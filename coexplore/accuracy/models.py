@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-
-from coexplore.accuracy.errors import ProxyError
 from torch import nn
 
 from coexplore.accuracy._mobilenetv2 import MobileNetV2
 from coexplore.accuracy._resnet import ResNet20
+from coexplore.accuracy.errors import ProxyError
 
 
 class ModelError(ProxyError, ValueError):
@@ -66,7 +65,9 @@ def resolve_factory(name: str) -> Callable[..., nn.Module]:
     if name in MODELS:
         return MODELS[name]
     if ":" not in name:
-        raise ModelError(f"model: unknown {name!r}; allowed: {', '.join(MODELS)}, or 'module:factory'")
+        raise ModelError(
+            f"model: unknown {name!r}; allowed: {', '.join(MODELS)}, or 'module:factory'"
+        )
     module_name, _, attr = name.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -90,7 +91,9 @@ def build_model(name: str, num_classes: int, in_channels: int) -> nn.Module:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         params = {}
-    kwargs = {k: v for k, v in (("num_classes", num_classes), ("in_channels", in_channels)) if k in params}
+    kwargs = {
+        k: v for k, v in (("num_classes", num_classes), ("in_channels", in_channels)) if k in params
+    }
     model = factory(**kwargs)
     if not isinstance(model, nn.Module):
         raise ModelError(f"model: {name!r} returned {type(model).__name__}, not a torch.nn.Module")

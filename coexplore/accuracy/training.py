@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -30,7 +30,10 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterat
 
 def _param_groups(model: nn.Module, lr: float, quant_lr: float, weight_decay: float) -> list[dict]:
     quant_ids = {
-        id(p) for m in model.modules() if isinstance(m, (ActQuantizer, WeightQuantizer)) for p in m.parameters()
+        id(p)
+        for m in model.modules()
+        if isinstance(m, (ActQuantizer, WeightQuantizer))
+        for p in m.parameters()
     }
     quant = [p for p in model.parameters() if id(p) in quant_ids]
     rest = [p for p in model.parameters() if id(p) not in quant_ids]
@@ -68,8 +71,12 @@ def train(
     if steps <= 0:
         return float("nan")
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(_param_groups(model, lr, lr if quant_lr is None else quant_lr, weight_decay))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    optimizer = torch.optim.Adam(
+        _param_groups(model, lr, lr if quant_lr is None else quant_lr, weight_decay)
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps))
+    )
     bound = DIVERGENCE_FACTOR * math.log(max(num_classes, 2))
     batches = batch_indices(len(y), batch_size, generator)
     model.train()

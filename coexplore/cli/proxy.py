@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -15,13 +15,24 @@ from rich.table import Table
 
 from coexplore.hardware.design import PE_TYPES
 
-app = typer.Typer(help="Accuracy proxy: quantize, fine-tune briefly, validate.", no_args_is_help=True)
+app = typer.Typer(
+    help="Accuracy proxy: quantize, fine-tune briefly, validate.", no_args_is_help=True
+)
 
 _OPTION_OF_FIELD = {
-    "model": "--model", "dataset": "--dataset", "data_dir": "--data-dir", "seed": "--seed",
-    "finetune_steps": "--steps", "threads": "--threads", "device": "--device",
-    "pe_type": "--pe-type", "weight_bits": "--bits", "act_bits": "--act-bits",
-    "layer_weight_bits": "--layer-bits", "layer_act_bits": "--layer-act-bits", "pin_first_last": "--pin-first-last",
+    "model": "--model",
+    "dataset": "--dataset",
+    "data_dir": "--data-dir",
+    "seed": "--seed",
+    "finetune_steps": "--steps",
+    "threads": "--threads",
+    "device": "--device",
+    "pe_type": "--pe-type",
+    "weight_bits": "--bits",
+    "act_bits": "--act-bits",
+    "layer_weight_bits": "--layer-bits",
+    "layer_act_bits": "--layer-act-bits",
+    "pin_first_last": "--pin-first-last",
 }
 
 
@@ -71,7 +82,11 @@ def _option_of_error(exc: Exception) -> str:
     if isinstance(exc, ModelError):
         return "--model"
     if isinstance(exc, DatasetError):
-        return "--data-dir" if "data-dir" in text or not text.startswith(("dataset", "proxy.dataset")) else "--dataset"
+        return (
+            "--data-dir"
+            if "data-dir" in text or not text.startswith(("dataset", "proxy.dataset"))
+            else "--dataset"
+        )
     if "device" in text.split(":")[0]:
         return "--device"
     return "--model"
@@ -79,22 +94,51 @@ def _option_of_error(exc: Exception) -> str:
 
 @app.command("evaluate")
 def evaluate(
-    pe_type: str = typer.Option(..., "--pe-type", help=f"PE type: {', '.join(PE_TYPES)}."),
-    bits: Optional[int] = typer.Option(None, "--bits", help="Weight bits of every layer (default: the PE's native)."),
-    act_bits: Optional[int] = typer.Option(None, "--act-bits", help="Activation bits (default: the PE's native)."),
-    layer_bits: Optional[str] = typer.Option(None, "--layer-bits", help="Per-layer weight bits: name=bits,..."),
-    layer_act_bits: Optional[str] = typer.Option(None, "--layer-act-bits", help="Per-layer activation bits."),
-    pin_first_last: Optional[int] = typer.Option(None, "--pin-first-last", help="Bits of the first and last layer."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model name or module:factory (default: the data set's)."),
-    dataset: str = typer.Option("digits", "--dataset", help="Data set: digits or cifar10."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the data set's files (CIFAR-10)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Fine-tune steps (default: the proxy's)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of pretraining, batch order and fine-tune."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads (default: by model size and cores)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Checkpoint and result cache folder."),
-    cache_url: Optional[str] = typer.Option(None, "--cache-url", help="SQLAlchemy URL of the result cache."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
+    pe_type: Annotated[str, typer.Option("--pe-type", help=f"PE type: {', '.join(PE_TYPES)}.")],
+    bits: Annotated[
+        int | None,
+        typer.Option("--bits", help="Weight bits of every layer (default: the PE's native)."),
+    ] = None,
+    act_bits: Annotated[
+        int | None, typer.Option("--act-bits", help="Activation bits (default: the PE's native).")
+    ] = None,
+    layer_bits: Annotated[
+        str | None, typer.Option("--layer-bits", help="Per-layer weight bits: name=bits,...")
+    ] = None,
+    layer_act_bits: Annotated[
+        str | None, typer.Option("--layer-act-bits", help="Per-layer activation bits.")
+    ] = None,
+    pin_first_last: Annotated[
+        int | None, typer.Option("--pin-first-last", help="Bits of the first and last layer.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model name or module:factory (default: the data set's)."),
+    ] = None,
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Data set: digits or cifar10.")
+    ] = "digits",
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Folder of the data set's files (CIFAR-10).")
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Fine-tune steps (default: the proxy's).")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of pretraining, batch order and fine-tune.")
+    ] = 0,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="Torch threads (default: by model size and cores)."),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Checkpoint and result cache folder.")
+    ] = None,
+    cache_url: Annotated[
+        str | None, typer.Option("--cache-url", help="SQLAlchemy URL of the result cache.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Quantize the model by a plan, fine-tune briefly, print accuracy, baseline, drop and time."""
     from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
@@ -106,20 +150,37 @@ def evaluate(
         _fail("--pe-type", f"unknown {pe_type!r}; allowed: {', '.join(PE_TYPES)}")
     try:
         plan = QuantPlan(
-            pe_type=pe_type, weight_bits=bits, act_bits=act_bits, pin_first_last=pin_first_last,
+            pe_type=pe_type,
+            weight_bits=bits,
+            act_bits=act_bits,
+            pin_first_last=pin_first_last,
             layer_weight_bits=parse_layer_bits(layer_bits, "--layer-bits"),
             layer_act_bits=parse_layer_bits(layer_act_bits, "--layer-act-bits"),
         )
         extra = {"finetune_steps": steps} if steps is not None else {}
-        config = ProxyConfig(model=model, dataset=dataset, data_dir=data_dir, seed=seed, threads=threads,
-                             device=device, **extra)
+        config = ProxyConfig(
+            model=model,
+            dataset=dataset,
+            data_dir=data_dir,
+            seed=seed,
+            threads=threads,
+            device=device,
+            **extra,
+        )
     except ValidationError as exc:
         _validation_exit(exc)
     if data_dir is not None and not data_dir.is_dir():
         _fail("--data-dir", f"{data_dir} is not a folder")
     err = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
@@ -128,16 +189,23 @@ def evaluate(
             bar.update(tasks[phase], completed=done)
 
         try:
-            ev = ProxyEvaluator(config, cache_dir=cache_dir or default_cache_dir(), cache_url=cache_url,
-                                progress=progress)
+            ev = ProxyEvaluator(
+                config,
+                cache_dir=cache_dir or default_cache_dir(),
+                cache_url=cache_url,
+                progress=progress,
+            )
         except ProxyError as exc:
             _fail(_option_of_error(exc), str(exc))
         try:
             result = ev.evaluate(plan)
         except QuantPlanError as exc:
             text = str(exc)
-            option = "--layer-act-bits" if text.startswith("layer_act_bits") else (
-                "--layer-bits" if text.startswith("layer_weight_bits") else "--bits")
+            option = (
+                "--layer-act-bits"
+                if text.startswith("layer_act_bits")
+                else ("--layer-bits" if text.startswith("layer_weight_bits") else "--bits")
+            )
             _fail(option, text)
         except ProxyError as exc:
             typer.echo(f"error: proxy evaluation failed: {exc}", err=True)
@@ -157,24 +225,39 @@ def evaluate(
     table = Table(title=f"proxy: {ev.model_name} on {dataset}, {pe_type}")
     for col in ("accuracy", "baseline", "drop", "seconds", "cache hit"):
         table.add_column(col, justify="right")
-    table.add_row(f"{result.accuracy:.4f}", f"{result.baseline_accuracy:.4f}", f"{result.drop:+.4f}",
-                  f"{result.seconds:.2f}", "yes" if result.cache_hit else "no")
+    table.add_row(
+        f"{result.accuracy:.4f}",
+        f"{result.baseline_accuracy:.4f}",
+        f"{result.drop:+.4f}",
+        f"{result.seconds:.2f}",
+        "yes" if result.cache_hit else "no",
+    )
     Console().print(table)
 
 
 @app.command("layers")
 def layers(
-    model: Optional[str] = typer.Option(None, "--model", help="Model name or module:factory."),
-    dataset: str = typer.Option("digits", "--dataset", help="Data set: digits or cifar10."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the data set's files."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Checkpoint and result cache folder."),
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model name or module:factory.")
+    ] = None,
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Data set: digits or cifar10.")
+    ] = "digits",
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Folder of the data set's files.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Checkpoint and result cache folder.")
+    ] = None,
 ) -> None:
     """List the quantizable layer names (forward order) that --layer-bits accepts."""
     from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
 
     try:
-        ev = ProxyEvaluator(ProxyConfig(model=model, dataset=dataset, data_dir=data_dir),
-                            cache_dir=cache_dir or default_cache_dir())
+        ev = ProxyEvaluator(
+            ProxyConfig(model=model, dataset=dataset, data_dir=data_dir),
+            cache_dir=cache_dir or default_cache_dir(),
+        )
     except ValidationError as exc:
         _validation_exit(exc)
     except ProxyError as exc:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -61,7 +61,7 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def _print_summary(result) -> None:  # noqa: ANN001 - driver.RunResult
+def _print_summary(result) -> None:
     from coexplore.search.storage import mask_url
 
     for line in result.summary.lines():
@@ -72,11 +72,11 @@ def _print_summary(result) -> None:  # noqa: ANN001 - driver.RunResult
 @app.command()
 def start(
     file: Path = typer.Argument(..., help="Study file (studies/*.yaml)."),
-    storage: Optional[str] = StorageOpt,
-    tracking_uri: Optional[str] = TrackingOpt,
-    n_trials: Optional[int] = typer.Option(None, "--n-trials", min=1, help="Budget of COMPLETE trials (overrides the file)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Study name (overrides the file)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (overrides the file)."),
+    storage: str | None = StorageOpt,
+    tracking_uri: str | None = TrackingOpt,
+    n_trials: int | None = typer.Option(None, "--n-trials", min=1, help="Budget of COMPLETE trials (overrides the file)."),
+    name: str | None = typer.Option(None, "--name", help="Study name (overrides the file)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed (overrides the file)."),
     no_tracking: bool = NoTrackingOpt,
     no_progress: bool = NoProgressOpt,
 ) -> None:
@@ -94,9 +94,9 @@ def start(
 @app.command()
 def resume(
     name: str = typer.Argument(..., help="Study name."),
-    n_trials: Optional[int] = typer.Option(None, "--n-trials", min=1, help="New total budget of COMPLETE trials."),
-    storage: Optional[str] = StorageOpt,
-    tracking_uri: Optional[str] = TrackingOpt,
+    n_trials: int | None = typer.Option(None, "--n-trials", min=1, help="New total budget of COMPLETE trials."),
+    storage: str | None = StorageOpt,
+    tracking_uri: str | None = TrackingOpt,
     no_tracking: bool = NoTrackingOpt,
     no_progress: bool = NoProgressOpt,
 ) -> None:
@@ -114,8 +114,8 @@ def resume(
 @app.command()
 def worker(
     name: str = typer.Argument(..., help="Study name."),
-    storage: Optional[str] = StorageOpt,
-    tracking_uri: Optional[str] = TrackingOpt,
+    storage: str | None = StorageOpt,
+    tracking_uri: str | None = TrackingOpt,
     no_tracking: bool = NoTrackingOpt,
     no_progress: bool = NoProgressOpt,
 ) -> None:
@@ -133,7 +133,7 @@ def worker(
 @app.command()
 def status(
     name: str = typer.Argument(..., help="Study name."),
-    storage: Optional[str] = StorageOpt,
+    storage: str | None = StorageOpt,
     format: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
 ) -> None:
     """Trials by state, budget, proxy evaluations and the best values so far."""
@@ -152,7 +152,7 @@ def status(
 
 @app.command("list")
 def list_(
-    storage: Optional[str] = StorageOpt,
+    storage: str | None = StorageOpt,
     format: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
 ) -> None:
     """The studies in a storage, with their progress against the budget."""
@@ -173,7 +173,7 @@ def list_(
 @app.command()
 def pareto(
     name: str = typer.Argument(..., help="Study name."),
-    storage: Optional[str] = StorageOpt,
+    storage: str | None = StorageOpt,
     format: ParetoFormat = typer.Option(ParetoFormat.table, "--format", help="table, csv or json."),
 ) -> None:
     """The feasible Pareto set: trial number, each objective, and the parameters."""
@@ -196,7 +196,12 @@ def pareto(
             w.writerow([r["trial"], *(r[n] for n in names), *(r["params"].get(p, "") for p in params)])
         typer.echo(buf.getvalue(), nl=False)
         return
-    table = Table("trial", *names, *params, title=f"Pareto set of {name} ({len(rows)} trials)")
+    table = Table(title=f"Pareto set of {name} ({len(rows)} trials)")
+    table.add_column("trial", justify="right", no_wrap=True)
+    for n in names:
+        table.add_column(n, justify="right", no_wrap=True)
+    table.add_column("parameters", overflow="fold")
     for r in rows:
-        table.add_row(str(r["trial"]), *(f"{r[n]:.4g}" for n in names), *(str(r["params"].get(p, "-")) for p in params))
+        table.add_row(str(r["trial"]), *(f"{r[n]:.4g}" for n in names),
+                      " ".join(f"{p}={r['params'][p]}" for p in params if p in r["params"]))
     out.print(table)

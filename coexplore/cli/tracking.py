@@ -80,10 +80,14 @@ def tracking_uri_for(study: optuna.Study, storage_url: str, given: str | None) -
     return stored or default_tracking_uri(storage_url)
 
 
+_FORMAT_OPT = typer.Option(..., "--format", help="csv or parquet.")
+_OUT_OPT = typer.Option(None, "--out", help="Output file (default: NAME-trials.FORMAT).")
+
+
 def export(
     name: str = typer.Argument(..., help="Study name."),
-    fmt: ExportFormat = typer.Option(..., "--format", help="csv or parquet."),
-    out_file: Path | None = typer.Option(None, "--out", help="Output file (default: NAME-trials.FORMAT)."),
+    fmt: ExportFormat = _FORMAT_OPT,
+    out_file: Path | None = _OUT_OPT,
     storage: str | None = typer.Option(None, "--storage", help=_STORAGE_HELP),
 ) -> None:
     """Write every trial (params, metrics, objective values, state) as one row, for pandas."""
@@ -103,7 +107,7 @@ def report(
 ) -> None:
     """Sync the study to MLflow (a run per trial, on_pareto, summary) and refresh its plots."""
     from coexplore.tracking.report import report_study
-    from coexplore.tracking.store import mask_url
+    from coexplore.tracking.store import default_tracking_uri, mask_url
 
     with _errors():
         study, url = load_study(name, storage)
@@ -118,8 +122,11 @@ def report(
               markup=False)
     if rep.plots:
         out.print("plots: " + ", ".join(rep.plots), markup=False)
-    out.print(f"open: {rep.url}" if rep.url else "open it with: coexplore ui"
-              + (f" --tracking-uri {mask_url(uri)}" if tracking_uri else ""), markup=False)
+    if rep.url:
+        out.print(f"open: {rep.url}", markup=False)
+    else:
+        flag = "" if uri == default_tracking_uri() else f" --tracking-uri {mask_url(uri)}"
+        out.print(f"open it with: coexplore ui{flag}", markup=False)
     for line in c.errors:
         err.print(f"warning: {line}", markup=False)
 

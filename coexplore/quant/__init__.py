@@ -32,11 +32,12 @@ from coexplore.quant.plan import QuantPlan, QuantPlanError
 
 __all__ = [
     "ACT_QUANTIZERS",
+    "PE_WEIGHT_SCHEME",
+    "WEIGHT_QUANTIZERS",
     "ActQuantizer",
     "BinaryActQuantizer",
     "BinaryWeightQuantizer",
     "LayerQuantSpec",
-    "PE_WEIGHT_SCHEME",
     "PowerOfTwoWeightQuantizer",
     "QuantConv2d",
     "QuantLinear",
@@ -44,7 +45,6 @@ __all__ = [
     "QuantPlanError",
     "UniformActQuantizer",
     "UniformWeightQuantizer",
-    "WEIGHT_QUANTIZERS",
     "WeightQuantizer",
     "calibrate_quantizers",
     "distribution_loss",

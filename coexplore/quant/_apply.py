@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -24,7 +25,9 @@ class QuantConv2d(nn.Conv2d):
     input_quantizer: ActQuantizer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(self.input_quantizer(x), self.weight_quantizer(self.weight), self.bias)
+        return self._conv_forward(
+            self.input_quantizer(x), self.weight_quantizer(self.weight), self.bias
+        )
 
 
 class QuantLinear(nn.Linear):
@@ -57,7 +60,9 @@ def quantizable_layers(model: nn.Module, sample: torch.Tensor | None = None) -> 
     called: list[str] = []
     modules = dict(model.named_modules())
     hooks = [
-        modules[n].register_forward_hook(lambda m, i, o, n=n: called.append(n) if n not in called else None)
+        modules[n].register_forward_hook(
+            lambda m, i, o, n=n: called.append(n) if n not in called else None
+        )
         for n in names
     ]
     was_training = model.training
@@ -73,7 +78,10 @@ def quantizable_layers(model: nn.Module, sample: torch.Tensor | None = None) -> 
 
 
 def quantize_model(
-    model: nn.Module, plan: "QuantPlan", inplace: bool = False, layer_names: Sequence[str] | None = None
+    model: nn.Module,
+    plan: QuantPlan,
+    inplace: bool = False,
+    layer_names: Sequence[str] | None = None,
 ) -> nn.Module:
     """Wrap every Conv2d/Linear with the plan's weight and input-activation quantizers.
 
@@ -106,7 +114,7 @@ def quantize_model(
     for spec in plan.layer_specs(names):
         layer = modules[spec.name]
         if isinstance(layer, (QuantConv2d, QuantLinear)):
-            raise ValueError(f"layer {spec.name}: already quantized")
+            raise TypeError(f"layer {spec.name}: already quantized")
         base = nn.Conv2d if isinstance(layer, nn.Conv2d) else nn.Linear
         wq, aq = spec.build(layer.weight)
         layer.__class__ = _QUANT_CLASS[base]
@@ -138,7 +146,11 @@ def calibrate_quantizers(model: nn.Module, batch: torch.Tensor) -> None:
 
 def regularization_loss(model: nn.Module) -> torch.Tensor | None:
     """Sum of the quantizers' training regularizers from the last forward pass (None if none)."""
-    terms = [m.regularization for m in model.modules() if isinstance(m, ActQuantizer) and m.regularization is not None]
+    terms = [
+        m.regularization
+        for m in model.modules()
+        if isinstance(m, ActQuantizer) and m.regularization is not None
+    ]
     if not terms:
         return None
     return torch.stack(terms).sum()

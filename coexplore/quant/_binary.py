@@ -16,11 +16,14 @@ pre-activation distribution away from shapes that stall BNN training:
 - degeneration (almost all of the channel on one side of the threshold): ``ReLU(|mu| - k sigma)^2``
 - saturation (almost all of it beyond ``[-1, 1]``, where the STE passes no gradient):
   ``ReLU(|mu| - k sigma - 1)^2``
-- gradient mismatch (almost all of it inside ``[-1, 1]``): ``ReLU(1 - |mu| - k sigma)^2``, the form
-  the paper's authors give for this term (ruizhoud/DistributionLoss, issue 1).
+- gradient mismatch (almost all of it inside ``[-1, 1]``): ``ReLU(1 - |mu| - k sigma)^2``, the
+  form quoted for this term on the authors' repository (github.com/ruizhoud/DistributionLoss,
+  issue 1).
 
-``k = 1`` here (``K_SIGMA``); the penalties are averaged over channels and summed over layers, and
-the fine-tune adds them to the cross-entropy with the weight ``distribution_loss_weight``.
+The degeneration and saturation terms are written from the paper's definitions of those failure
+modes with the same ``ReLU(.)^2`` shape; the paper's exact constants were not at hand. ``k = 1``
+here (``K_SIGMA``); the penalties are averaged over channels and summed over layers, and the
+fine-tune adds them to the cross-entropy with the weight ``distribution_loss_weight``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Power-of-two weights for LightPEs: each weight a signed sum of ``k`` powers of two.
 
 LightNN (Ding et al., GLSVLSI 2017, "LightNN: filling the gap between conventional deep neural
-networks and binarized networks") and FLightNN (Ding et al., ASP-DAC 2019) replace each multiply by
+networks and binarized networks") and FLightNN (Ding et al., DAC 2019) replace each multiply by
 ``k`` shifts: a weight is ``sum_t s_t 2^(e_t)``. Quantization is greedy: round the weight to the
 nearest power of two (in the linear domain), then round the residual the same way, ``k`` times.
 

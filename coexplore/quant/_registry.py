@@ -55,7 +55,9 @@ class LayerQuantSpec:
     def build(self, weight: torch.Tensor) -> tuple[WeightQuantizer, ActQuantizer]:
         """Instantiate the weight and activation quantizers for a layer with this ``weight``."""
         try:
-            wq = WEIGHT_QUANTIZERS[self.weight_scheme](self.weight_bits, weight, **self.weight_options)
+            wq = WEIGHT_QUANTIZERS[self.weight_scheme](
+                self.weight_bits, weight, **self.weight_options
+            )
             aq = ACT_QUANTIZERS[self.act_scheme](self.act_bits)
         except ValueError as exc:
             raise ValueError(f"layer {self.name}: {exc}") from exc
@@ -64,7 +66,14 @@ class LayerQuantSpec:
     def canonical(self) -> list:
         """JSON-able identity of the quantizers (what the accuracy depends on)."""
         opts = sorted(self.weight_options.items())
-        return [self.name, self.weight_scheme, self.weight_bits, opts, self.act_scheme, self.act_bits]
+        return [
+            self.name,
+            self.weight_scheme,
+            self.weight_bits,
+            opts,
+            self.act_scheme,
+            self.act_bits,
+        ]
 
 
 def layer_spec(pe_type: str, name: str, weight_bits: int, act_bits: int) -> LayerQuantSpec:

@@ -14,14 +14,22 @@ import math
 import torch
 from torch import nn
 
-from coexplore.quant._base import ActQuantizer, WeightQuantizer, per_channel_view, round_ste, scale_grad
+from coexplore.quant._base import (
+    ActQuantizer,
+    WeightQuantizer,
+    per_channel_view,
+    round_ste,
+    scale_grad,
+)
 
 MIN_BITS, MAX_BITS = 2, 16
 
 
 def _check_bits(bits: int, what: str) -> None:
     if not MIN_BITS <= bits <= MAX_BITS:
-        raise ValueError(f"uniform {what} quantizer: bits must be in {MIN_BITS}..{MAX_BITS}, got {bits}")
+        raise ValueError(
+            f"uniform {what} quantizer: bits must be in {MIN_BITS}..{MAX_BITS}, got {bits}"
+        )
 
 
 def _lsq_step(abs_mean: torch.Tensor, abs_max: torch.Tensor, q_p: int) -> torch.Tensor:

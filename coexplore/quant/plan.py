@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,7 +99,9 @@ class QuantPlan(BaseModel):
         return json.dumps(canon, sort_keys=True, separators=(",", ":"))
 
 
-def _apply_overrides(bits: list[int], names: list[str], overrides: dict[str, int], field: str) -> None:
+def _apply_overrides(
+    bits: list[int], names: list[str], overrides: dict[str, int], field: str
+) -> None:
     unknown = []
     index = {n: i for i, n in enumerate(names)}
     patterns = [k for k in overrides if k not in index]
@@ -114,7 +116,9 @@ def _apply_overrides(bits: list[int], names: list[str], overrides: dict[str, int
             bits[index[key]] = _valid_bits(value, field, key)
     if unknown:
         known = ", ".join(names) if len(names) <= 40 else ", ".join(names[:40]) + ", ..."
-        raise QuantPlanError(f"{field}: unknown layer name(s) {', '.join(unknown)}; known layers: {known}")
+        raise QuantPlanError(
+            f"{field}: unknown layer name(s) {', '.join(unknown)}; known layers: {known}"
+        )
 
 
 def _valid_bits(value: int, field: str, key: str) -> int:

@@ -38,5 +38,5 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "METRICS", "ConfigError", "SearchSpace", "StudyConfig", "load_objectives", "load_space", "load_study",
-    *_LAZY,
+    "StudyError", "pareto_rows", "resume_study", "run_sweep", "start_study", "summarize",
 ]

@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -31,7 +32,13 @@ from coexplore.search.evaluate import TrialEvaluator
 from coexplore.search.observer import StudyObserver
 from coexplore.search.report import StudySummary, summarize
 from coexplore.search.samplers import make_sampler
-from coexplore.search.storage import StorageError, mask_url, open_storage, proxy_cache_dir, resolve_storage_url
+from coexplore.search.storage import (
+    StorageError,
+    mask_url,
+    open_storage,
+    proxy_cache_dir,
+    resolve_storage_url,
+)
 from coexplore.search.study_config import StudyConfig, load_study, resolve_study
 
 if TYPE_CHECKING:
@@ -202,7 +209,7 @@ def optimize(
 
 def _progress_runner(
     study: optuna.Study, cfg: StudyConfig, evaluator: TrialEvaluator, budget: int,
-    observers: list[StudyObserver], progress: bool, console: "Console | None",
+    observers: list[StudyObserver], progress: bool, console: Console | None,
 ) -> int:
     """:func:`optimize` under a Rich progress bar: complete / budget, best hypervolume, trial rate."""
     kwargs = dict(
@@ -238,9 +245,14 @@ def _progress_runner(
 
 def _run(
     study: optuna.Study, cfg: StudyConfig, storage_url: str, *, config_files: dict[str, Path],
-    tracking: bool, progress: bool, console: "Console | None", evaluator: TrialEvaluator | None,
+    tracking: bool, progress: bool, console: Console | None, evaluator: TrialEvaluator | None,
 ) -> RunResult:
     evaluator = evaluator or build_evaluator(cfg, storage_url)
+    if cfg.sampler.name in ("gp", "botorch"):
+        import torch
+
+        # the samplers' small GPs run fastest on one thread (the proxy sets its own threads per call)
+        torch.set_num_threads(1)
     observers = _observers(cfg, config_files, tracking, storage_url)
     ran = _progress_runner(study, cfg, evaluator, cfg.n_trials, observers, progress, console)
     return RunResult(study=study, config=cfg, summary=summarize(study), trials_run=ran, storage_url=storage_url)
@@ -265,7 +277,7 @@ def start_study(
     seed: int | None = None,
     tracking: bool = True,
     progress: bool = True,
-    console: "Console | None" = None,
+    console: Console | None = None,
     evaluator: TrialEvaluator | None = None,
 ) -> RunResult:
     """Validate a study file, create the study in storage and run it to its budget.
@@ -334,7 +346,7 @@ def resume_study(
     tracking_uri: str | None = None,
     tracking: bool = True,
     progress: bool = True,
-    console: "Console | None" = None,
+    console: Console | None = None,
     evaluator: TrialEvaluator | None = None,
     worker: bool = False,
     config_files: dict[str, Path] | None = None,

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -79,7 +80,7 @@ class TrialEvaluator:
         space: SearchSpace,
         objectives: ObjectivesConfig,
         proxy: Any,
-        workload: "Workload",
+        workload: Workload,
         ppa_evaluate: Callable[..., Any] | None = None,
     ) -> None:
         if ppa_evaluate is None:
@@ -169,7 +170,7 @@ class TrialEvaluator:
             ppa_seconds=t2 - t1,
         )
 
-    def __call__(self, trial: "optuna.Trial") -> list[float]:
+    def __call__(self, trial: optuna.Trial) -> list[float]:
         """Optuna objective: sample, evaluate, record the user_attrs of the observer contract."""
         hw, choice = self.space.suggest(trial, self.layer_names)
         out = self.evaluate(hw, choice)
@@ -177,7 +178,7 @@ class TrialEvaluator:
         return out.values
 
 
-def record(trial: "optuna.Trial", out: TrialOutcome) -> None:
+def record(trial: optuna.Trial, out: TrialOutcome) -> None:
     """Set the trial user_attrs listed in :mod:`coexplore.search.observer` (plus timings)."""
     attrs = {
         "metrics": out.metrics,

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -104,7 +105,7 @@ class Objective(BaseModel):
         return {"metric": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
-    def _default_direction(self) -> "Objective":
+    def _default_direction(self) -> Objective:
         if self.direction is None:
             self.direction = METRICS[self.metric].direction
         return self
@@ -159,7 +160,7 @@ class ObjectivesConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _reference(self) -> "ObjectivesConfig":
+    def _reference(self) -> ObjectivesConfig:
         names = [o.metric for o in self.objectives]
         if len(set(names)) != len(names):
             raise ValueError(f"objectives repeat a metric: {names}")

@@ -32,7 +32,7 @@ import fnmatch
 import itertools
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -64,7 +64,7 @@ class IntParam(_Strict):
     grid: list[int] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _range(self) -> "IntParam":
+    def _range(self) -> IntParam:
         if self.high < self.low:
             raise ValueError(f"empty range: high ({self.high}) must be >= low ({self.low})")
         if self.log and self.step != 1:
@@ -107,7 +107,7 @@ class FloatParam(_Strict):
     grid: list[float] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _range(self) -> "FloatParam":
+    def _range(self) -> FloatParam:
         if self.high < self.low:
             raise ValueError(f"empty range: high ({self.high}) must be >= low ({self.low})")
         if self.log and self.step is not None:
@@ -143,7 +143,7 @@ class CategoricalParam(_Strict):
     """A list of allowed values (numbers or names such as dataflows)."""
 
     type: Literal["categorical"]
-    choices: list[Union[int, float, str]] = Field(min_length=1)
+    choices: list[int | float | str] = Field(min_length=1)
 
     def grid_values(self) -> list:
         """Values enumerated by the grid."""
@@ -158,7 +158,7 @@ class CategoricalParam(_Strict):
         return trial.suggest_categorical(name, list(self.choices))
 
 
-HardwareParam = Annotated[Union[IntParam, FloatParam, CategoricalParam], Field(discriminator="type")]
+HardwareParam = Annotated[IntParam | FloatParam | CategoricalParam, Field(discriminator="type")]
 
 
 class BitsParam(_Strict):
@@ -179,7 +179,7 @@ class ModelSpace(_Strict):
     pin_first_last: Annotated[int, Field(ge=1, le=16)] | None = None
 
     @model_validator(mode="after")
-    def _groups_when_needed(self) -> "ModelSpace":
+    def _groups_when_needed(self) -> ModelSpace:
         for key in ("weight_bits", "act_bits"):
             bits = getattr(self, key)
             if bits is not None and bits.per == "group" and not self.groups:
@@ -219,7 +219,7 @@ class SearchSpace(_Strict):
     """
 
     hardware: dict[str, HardwareParam] = Field(default_factory=dict)
-    fixed: dict[str, Union[int, float, str]] = Field(default_factory=dict)
+    fixed: dict[str, int | float | str] = Field(default_factory=dict)
     model: ModelSpace
 
     # ---- hardware-only views (PPA sweeps) -------------------------------------------------

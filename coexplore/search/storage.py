@@ -49,7 +49,7 @@ def open_storage(
     heartbeat_interval: int | None = 10,
     grace_period: int | None = None,
     max_retry: int = 3,
-) -> "optuna.storages.RDBStorage":
+) -> optuna.storages.RDBStorage:
     """Open (and on ``create``, create) an RDB storage with heartbeats and retry of stale trials.
 
     Args:
@@ -71,17 +71,17 @@ def open_storage(
     engine_kwargs: dict = {"pool_pre_ping": True}
     if db is not None:
         engine_kwargs = {"connect_args": {"timeout": 60}}
-    kwargs: dict = {}
-    if heartbeat_interval is not None:
-        kwargs = {
-            "heartbeat_interval": heartbeat_interval,
-            "grace_period": grace_period,
-            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
-        }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            kwargs: dict = {}
+            if heartbeat_interval is not None:
+                kwargs = {
+                    "heartbeat_interval": heartbeat_interval,
+                    "grace_period": grace_period,
+                    "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+                }
             storage = RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         if db is not None:
             _fast_sqlite(storage.engine)
@@ -91,12 +91,12 @@ def open_storage(
         raise StorageError(f"cannot open storage {mask_url(url)}: {msg}") from None
 
 
-def _fast_sqlite(engine) -> None:  # noqa: ANN001 - sqlalchemy.Engine
+def _fast_sqlite(engine) -> None:
     """WAL journal and normal sync: ~25 commits per trial cost ~1 ms each instead of ~10 ms, and
     readers (``study status``) never block the running study."""
     from sqlalchemy import event
 
-    def on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+    def on_connect(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -112,6 +112,6 @@ def proxy_cache_dir(url: str) -> Path:
     return (db.parent if db is not None else Path("coexplore-runs")) / "proxy-cache"
 
 
-def study_names(storage: "optuna.storages.BaseStorage") -> list[str]:
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     """Names of the studies in ``storage``."""
     return [s.study_name for s in storage.get_all_studies()]

@@ -26,7 +26,7 @@ stores, so ``resume`` and ``worker`` need only the study name.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,8 +48,8 @@ class _StudyFile(BaseModel):
     model: str | None = None
     dataset: str = Field(min_length=1)
     workload: str | None = None
-    space: Union[str, dict[str, Any]]
-    objectives: Union[str, dict[str, Any]]
+    space: str | dict[str, Any]
+    objectives: str | dict[str, Any]
     reference_point: dict[str, float] | None = None
     sampler: SamplerConfig = Field(default_factory=lambda: BotorchSettings(name="botorch"))
     n_trials: int = Field(ge=1)
@@ -94,8 +94,12 @@ class StudyConfig(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         """The JSON-ready dict stored on the study (no storage URL: it may hold a password)."""
+        from coexplore.tracking.store import mask_url
+
         data = self.model_dump(mode="json")
         data.pop("storage", None)
+        if data.get("tracking_uri"):
+            data["tracking_uri"] = mask_url(data["tracking_uri"])
         return data
 
 

@@ -6,7 +6,8 @@ No accuracy proxy is involved: every design runs at its PE type's native precisi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,8 @@ def _chunk(cols: dict[str, list], lo: int, hi: int) -> dict[str, list]:
 
 
 def run_sweep(
-    space: "SearchSpace",
-    workload: "Workload",
+    space: SearchSpace,
+    workload: Workload,
     samples: int | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -77,7 +78,13 @@ def run_sweep(
 
     if progress and n:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         with Progress(
             TextColumn("[bold]PPA sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("designs"),

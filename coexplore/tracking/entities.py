@@ -135,10 +135,11 @@ def trial_tags(
     }
     reason = trial.user_attrs.get("infeasible_reason")
     if reason:
-        tags["infeasible_reason"] = str(reason)[:_MAX_TAG_LEN]
-    fail = trial.system_attrs.get("fail_reason")
-    if trial.state == TrialState.FAIL and fail:
-        tags["fail_reason"] = str(fail)[:_MAX_TAG_LEN]
+        tags["infeasible_reason"] = mask_url(str(reason))[:_MAX_TAG_LEN]
+    if trial.state == TrialState.FAIL:
+        fail = trial.user_attrs.get("error") or trial.system_attrs.get("fail_reason")
+        if fail:
+            tags["fail_reason"] = mask_url(str(fail))[:_MAX_TAG_LEN]
     if parent_run_id:
         tags[TAG_PARENT] = parent_run_id
     return tags

@@ -9,15 +9,23 @@ from typing import TYPE_CHECKING
 
 from coexplore.tracking.report import log_config, log_plots, open_client, sync_study
 from coexplore.tracking.runs import StudyRuns
+from coexplore.tracking.store import is_http_uri, mask_url
 from coexplore.tracking.summary import StudyView
+from coexplore.tracking.ui import answers
 
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
 log = logging.getLogger(__name__)
+MAX_CONSECUTIVE_FAILURES = 3
+"""After this many trials in a row fail to log, tracking turns itself off for the process."""
 FULL_SYNC_EVERY = 10
 """Every this many trials, a front change re-reads all on_pareto tags (other workers move them too)."""
+
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking server does not answer; the study can go on without tracking."""
 
 
 class MlflowObserver:
@@ -48,6 +56,9 @@ class MlflowObserver:
         self._runs: StudyRuns | None = None
         self._front: set[int] | None = None  # the front whose on_pareto tags this process last synced
         self._since_sync = 0  # trials since on_pareto was last read back from the tracking store
+        self._failures = 0  # consecutive failed on_trial_end calls
+        self.disabled = False
+        """True once tracking gave up for this process (server unreachable, repeated errors)."""
 
     def _runs_of(self, study: optuna.Study) -> StudyRuns:
         if self._runs is None or self._runs.study_name != study.study_name:
@@ -59,8 +70,23 @@ class MlflowObserver:
         """The study's parent run id once a hook has run."""
         return self._runs.parent_run_id if self._runs is not None else None
 
+    def _disable(self, study: optuna.Study, why: str) -> None:
+        self.disabled = True
+        log.warning("MLflow tracking is off for the rest of this process: %s. The study goes on; log it later "
+                    "with `coexplore study report %s --tracking-uri %s`", why, study.study_name,
+                    mask_url(self.tracking_uri))
+
     def on_study_start(self, study: optuna.Study) -> None:
-        """Find or create the experiment and parent run, log the config, reconcile finished trials."""
+        """Find or create the experiment and parent run, log the config, reconcile finished trials.
+
+        Raises:
+            TrackingUnavailable: a tracking server that does not answer its health check within
+                5 s (MLflow's own retries would stall every trial); the observer turns itself off.
+        """
+        why = answers(self.tracking_uri.rstrip("/")) if is_http_uri(self.tracking_uri) else None
+        if why is not None:
+            self._disable(study, mask_url(why))
+            raise TrackingUnavailable(mask_url(why))
         runs = self._runs_of(study)
         view = StudyView.of(study)
         log_config(runs, view, self.config_files)
@@ -78,7 +104,7 @@ class MlflowObserver:
         runs this process knows moves without a search, and is read back in full every
         ``FULL_SYNC_EVERY`` trials and at study end, so other workers' tags converge too.
         """
-        if not trial.state.is_finished():
+        if self.disabled or not trial.state.is_finished():
             return
         start = time.perf_counter()
         try:
@@ -97,14 +123,21 @@ class MlflowObserver:
                     runs.sync_on_pareto(front)
                     self._since_sync = 0
                 self._front = front
-        except Exception:
-            log.warning("MLflow logging of trial %d failed; it will be reconciled at study end",
-                        trial.number, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - tracking must not stop the study; on_study_end repairs
+            self._failures += 1
+            log.warning("MLflow logging of trial %d failed (%s); it will be reconciled at study end",
+                        trial.number, mask_url(str(exc))[:300])
+            if self._failures >= MAX_CONSECUTIVE_FAILURES:
+                self._disable(study, f"{self._failures} trials in a row failed to log")
+        else:
+            self._failures = 0
         finally:
             self.trial_log_seconds.append(time.perf_counter() - start)
 
     def on_study_end(self, study: optuna.Study) -> None:
         """Reconcile every trial, refresh the summary and the plots, mark the parent run finished."""
+        if self.disabled:
+            return
         runs = self._runs_of(study)
         view = StudyView.of(study)
         sync_study(runs, view)

@@ -156,16 +156,30 @@ def _front_sample(view: StudyView) -> list:
     return [front[i] for i in idx]
 
 
-def _stacked(ax, pfig, x: list[str], parts: dict[str, list[float]], row: int | None, first: bool, **kw) -> None:
+_COMPONENTS = ["mac", "spad", "noc", "glb", "dram", "leakage", "pe_array", "spads", "adc", "total"]
+
+
+def _component_colour(name: str) -> str:
+    """The same colour for a component in every panel and plot."""
+    idx = _COMPONENTS.index(name) if name in _COMPONENTS else len(_COMPONENTS) + sum(map(ord, name))
+    return _PALETTE[idx % len(_PALETTE)]
+
+
+def _stacked(ax, pfig, x: list[str], parts: dict[str, list[float]], cell: tuple[int, int] | None, first: bool,
+             **kw) -> None:
+    """Stacked bars of ``parts`` (component -> one value per x) on ``ax`` and in ``pfig`` (at ``cell``)."""
     import plotly.graph_objects as go
 
     bottom = np.zeros(len(x))
-    for j, (comp, vals) in enumerate(parts.items()):
-        ax.bar(x, vals, bottom=bottom, color=_PALETTE[j % len(_PALETTE)], label=comp, **kw)
+    for comp, vals in parts.items():
+        colour = _component_colour(comp)
+        ax.bar(x, vals, bottom=bottom, color=colour, label=comp, **kw)
         bottom += np.asarray(vals)
-        trace = go.Bar(x=x, y=vals, name=comp, legendgroup=comp, showlegend=first,
-                       marker_color=_PALETTE[j % len(_PALETTE)])
-        pfig.add_trace(trace, row=row, col=1) if row else pfig.add_trace(trace)
+        trace = go.Bar(x=x, y=vals, name=comp, legendgroup=comp, showlegend=first, marker_color=colour)
+        if cell:
+            pfig.add_trace(trace, row=cell[0], col=cell[1])
+        else:
+            pfig.add_trace(trace)
 
 
 def energy_breakdown_plot(view: StudyView) -> Plot | None:
@@ -175,10 +189,14 @@ def energy_breakdown_plot(view: StudyView) -> Plot | None:
     designs = [t for t in _front_sample(view) if t.user_attrs.get("per_layer")]
     if not designs:
         return None
-    fig = Figure(figsize=(9, 2.4 * len(designs) + 0.6), layout="constrained")
-    axes = fig.subplots(len(designs), 1, squeeze=False).ravel()
+    cols = 2 if len(designs) > 3 else 1
+    nrows = -(-len(designs) // cols)
+    fig = Figure(figsize=(7 * cols, 2.6 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, cols, squeeze=False).ravel()
+    for ax in axes[len(designs):]:
+        ax.set_visible(False)
     titles = [f"trial {t.number} ({_pe(t)})" for t in designs]
-    pfig = make_subplots(rows=len(designs), cols=1, subplot_titles=titles, shared_xaxes=True)
+    pfig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles)
     for i, t in enumerate(designs):
         rows = [flatten_breakdowns(r) for r in t.user_attrs["per_layer"]]
         names = [str(r.get("name", k)) for k, r in enumerate(rows)]
@@ -187,13 +205,13 @@ def energy_breakdown_plot(view: StudyView) -> Plot | None:
             parts = {_ENERGY_COMPONENT.match(c).group(1): [float(r.get(c) or 0.0) for r in rows] for c in comps}
         else:
             parts = {"total": [float(r.get("energy_j") or 0.0) for r in rows]}
-        _stacked(axes[i], pfig, names, parts, i + 1, i == 0)
+        _stacked(axes[i], pfig, names, parts, (i // cols + 1, i % cols + 1), i == 0)
         axes[i].set_title(titles[i], fontsize=9)
         axes[i].set_ylabel("energy (J)")
         axes[i].tick_params(axis="x", labelrotation=90, labelsize=6)
     axes[0].legend(fontsize=7, ncols=min(6, len(parts)))
     fig.suptitle(f"{view.name}: per-layer energy of Pareto designs")
-    pfig.update_layout(barmode="stack", height=260 * len(designs) + 120,
+    pfig.update_layout(barmode="stack", height=280 * nrows + 120,
                        title=f"{view.name}: per-layer energy of Pareto designs (J)")
     return Plot("energy_breakdown", "Per-layer energy breakdown", fig, pfig)
 

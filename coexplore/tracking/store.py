@@ -1,8 +1,10 @@
 """Where tracking data lives: the default MLflow store next to the study storage, and secret masking.
 
-MLflow 3 recommends a database-backed tracking store (its own default is ``sqlite:///mlflow.db``;
-the ``./mlruns`` file store is deprecated), so coexplore keeps an SQLite tracking database beside
-the study database in ``./coexplore-runs/`` and the artifacts in ``./coexplore-runs/mlartifacts``.
+MLflow recommends a database-backed tracking store: since MLflow 3.7 its default is
+``sqlite:///mlflow.db`` and the ``./mlruns`` file store is "legacy", in keep-the-lights-on mode and
+"to be deprecated soon" (mlflow.org/docs/latest/self-hosting/architecture/backend-store). So
+coexplore keeps an SQLite tracking database beside the study database in ``./coexplore-runs/``
+and the artifacts in ``./coexplore-runs/mlartifacts``.
 Any other tracking URI (a shared ``http://`` server, a PostgreSQL-backed store) works unchanged.
 """
 
@@ -99,14 +101,18 @@ def is_local_store(tracking_uri: str) -> bool:
 
 
 def artifact_location(tracking_uri: str) -> str | None:
-    """Absolute ``file://`` artifact root for a local SQLite store (``mlartifacts`` beside it), else None.
+    """Absolute ``file://`` artifact root for a store this process writes directly, else None.
 
-    None lets a tracking server (or a shared database's configured default) choose.
+    A local SQLite store keeps ``mlartifacts`` beside it; another database (PostgreSQL, MySQL)
+    opened directly uses ``./coexplore-runs/mlartifacts`` rather than MLflow's ``./mlruns``. For a
+    tracking server (``http(s)://``) None lets the server choose (its ``--artifacts-destination``).
     """
     db = sqlite_path(tracking_uri)
-    if db is None:
-        return None
-    return (db.parent / ARTIFACTS_DIR_NAME).resolve().as_uri()
+    if db is not None:
+        return (db.parent / ARTIFACTS_DIR_NAME).resolve().as_uri()
+    if "://" in tracking_uri and not is_http_uri(tracking_uri) and not tracking_uri.startswith("file:"):
+        return (DEFAULT_RUNS_DIR / ARTIFACTS_DIR_NAME).resolve().as_uri()
+    return None
 
 
 def prepare_store(tracking_uri: str) -> None:

@@ -54,6 +54,15 @@ def server_command(tracking_uri: str, host: str = DEFAULT_HOST, port: int = DEFA
     return cmd
 
 
+def answers(url: str, timeout_s: float = 5.0) -> str | None:
+    """None when ``<url>/health`` answers 200 within ``timeout_s``, else why not (one attempt)."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as resp:
+            return None if resp.status == 200 else f"{url}/health answered HTTP {resp.status}"
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+        return f"tracking server {url} did not answer: {getattr(exc, 'reason', exc)}"
+
+
 def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: float = 180.0) -> None:
     """Poll ``<url>/health`` until it answers 200; raise :class:`UiError` on exit or timeout."""
     deadline = time.monotonic() + timeout_s

@@ -20,11 +20,15 @@ def evaluators(tmp_path_factory: pytest.TempPathFactory) -> dict[int, ProxyEvalu
     return {seed: ProxyEvaluator(ProxyConfig(seed=seed), cache_dir=folder) for seed in SEEDS}
 
 
-def test_fp32_digits_model_reaches_95_percent_validation_accuracy(evaluators: dict[int, ProxyEvaluator]) -> None:
+def test_fp32_digits_model_reaches_95_percent_validation_accuracy(
+    evaluators: dict[int, ProxyEvaluator],
+) -> None:
     assert evaluators[0].baseline_accuracy >= 0.95
 
 
-def test_int8_after_fine_tune_is_within_one_point_of_fp32(evaluators: dict[int, ProxyEvaluator]) -> None:
+def test_int8_after_fine_tune_is_within_one_point_of_fp32(
+    evaluators: dict[int, ProxyEvaluator],
+) -> None:
     r = evaluators[0].evaluate(QuantPlan(pe_type="int8"))
     assert r.drop <= 0.01
 
@@ -41,7 +45,9 @@ def test_two_bit_and_binary_are_visibly_less_accurate_than_int8(
     assert evaluators[0].evaluate(plan).accuracy < int8 - 0.03
 
 
-def test_lightpe2_is_at_least_as_accurate_as_lightpe1_over_seeds(evaluators: dict[int, ProxyEvaluator]) -> None:
+def test_lightpe2_is_at_least_as_accurate_as_lightpe1_over_seeds(
+    evaluators: dict[int, ProxyEvaluator],
+) -> None:
     lp1 = [evaluators[s].evaluate(QuantPlan(pe_type="lightpe1")).accuracy for s in SEEDS]
     lp2 = [evaluators[s].evaluate(QuantPlan(pe_type="lightpe2")).accuracy for s in SEEDS]
     assert sum(lp2) / len(lp2) >= sum(lp1) / len(lp1)

@@ -14,7 +14,11 @@ def test_a_stored_result_comes_back_from_a_new_connection(tmp_path: Path) -> Non
     url = f"sqlite:///{tmp_path / 'c.db'}"
     ResultCache(url).put("k1", 0.9, 0.95, 2.0, {"plan": "p"})
     got = ResultCache(url).get("k1")
-    assert got is not None and (got.accuracy, got.baseline_accuracy, got.detail) == (0.9, 0.95, {"plan": "p"})
+    assert got is not None and (got.accuracy, got.baseline_accuracy, got.detail) == (
+        0.9,
+        0.95,
+        {"plan": "p"},
+    )
     assert ResultCache(url).get("other") is None
 
 

@@ -13,13 +13,26 @@ from coexplore.cli import app
 runner = CliRunner()
 
 
-def _run(*args: str, cache: Path) -> "object":
+def _run(*args: str, cache: Path) -> object:
     return runner.invoke(app, ["proxy", "evaluate", *args, "--cache-dir", str(cache)])
 
 
 @pytest.mark.slow
-def test_json_output_has_the_documented_keys_and_a_second_run_hits_the_cache(tmp_path: Path) -> None:
-    args = ("--dataset", "digits", "--pe-type", "lightpe1", "--bits", "4", "--steps", "10", "--format", "json")
+def test_json_output_has_the_documented_keys_and_a_second_run_hits_the_cache(
+    tmp_path: Path,
+) -> None:
+    args = (
+        "--dataset",
+        "digits",
+        "--pe-type",
+        "lightpe1",
+        "--bits",
+        "4",
+        "--steps",
+        "10",
+        "--format",
+        "json",
+    )
     first = _run(*args, cache=tmp_path)
     assert first.exit_code == 0, first.output
     data = json.loads(first.stdout)
@@ -44,6 +57,7 @@ def test_json_output_has_the_documented_keys_and_a_second_run_hits_the_cache(tmp
         (("--pe-type", "int8", "--dataset", "imagenet"), "--dataset"),
         (("--pe-type", "int8", "--model", "nope"), "--model"),
         (("--pe-type", "int8", "--format", "xml"), "--format"),
+        (("--pe-type", "int8", "--device", "tpu"), "--device"),
     ],
 )
 def test_bad_input_prints_one_line_naming_the_option_and_exits_2(

@@ -10,7 +10,7 @@ import torch
 from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
 from coexplore.quant import QuantPlan, QuantPlanError
 
-TINY = dict(pretrain_epochs=2, finetune_steps=4, threads=1)
+TINY = {"pretrain_epochs": 2, "finetune_steps": 4, "threads": 1}
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +21,14 @@ def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def evaluator(shared_dir: Path, tmp_path: Path) -> ProxyEvaluator:
     """Shares the FP32 checkpoint across tests; each test gets its own result database."""
-    return ProxyEvaluator(ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=f"sqlite:///{tmp_path / 'r.db'}")
+    return ProxyEvaluator(
+        ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=f"sqlite:///{tmp_path / 'r.db'}"
+    )
 
 
-def test_layer_names_and_input_shape_describe_the_default_digits_model(evaluator: ProxyEvaluator) -> None:
+def test_layer_names_and_input_shape_describe_the_default_digits_model(
+    evaluator: ProxyEvaluator,
+) -> None:
     assert evaluator.model_name == "digits_cnn"
     assert evaluator.layer_names == ["features.0", "features.3", "features.7", "classifier"]
     assert evaluator.input_shape == (1, 1, 8, 8)
@@ -35,7 +39,9 @@ def test_workload_layers_carry_the_plan_layer_names(evaluator: ProxyEvaluator) -
     assert workload.layer_names == evaluator.layer_names
 
 
-def test_result_has_fractions_and_drop_is_baseline_minus_accuracy(evaluator: ProxyEvaluator) -> None:
+def test_result_has_fractions_and_drop_is_baseline_minus_accuracy(
+    evaluator: ProxyEvaluator,
+) -> None:
     r = evaluator.evaluate(QuantPlan(pe_type="int8"))
     assert 0 <= r.accuracy <= 1 and 0 <= r.baseline_accuracy <= 1
     assert r.drop == pytest.approx(r.baseline_accuracy - r.accuracy)
@@ -50,9 +56,13 @@ def test_second_evaluation_hits_the_cache_without_training(evaluator: ProxyEvalu
     assert (second.accuracy, second.key) == (first.accuracy, first.key)
 
 
-def test_cache_lives_in_the_database_not_in_process_memory(shared_dir: Path, tmp_path: Path) -> None:
+def test_cache_lives_in_the_database_not_in_process_memory(
+    shared_dir: Path, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    first = ProxyEvaluator(ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=url).evaluate(QuantPlan(pe_type="lightpe1"))
+    first = ProxyEvaluator(ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=url).evaluate(
+        QuantPlan(pe_type="lightpe1")
+    )
     other = ProxyEvaluator(ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=url)
     again = other.evaluate(QuantPlan(pe_type="lightpe1"))
     assert again.cache_hit and again.accuracy == first.accuracy and other.training_runs == 0
@@ -64,9 +74,13 @@ def test_default_cache_is_an_sqlite_file_in_the_cache_dir(tmp_path: Path, shared
 
 
 def test_fp32_checkpoint_is_pretrained_once_and_reused(shared_dir: Path, tmp_path: Path) -> None:
-    a = ProxyEvaluator(ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=f"sqlite:///{tmp_path / 'a.db'}")
+    a = ProxyEvaluator(
+        ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=f"sqlite:///{tmp_path / 'a.db'}"
+    )
     _ = a.baseline_accuracy
-    b = ProxyEvaluator(ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=f"sqlite:///{tmp_path / 'b.db'}")
+    b = ProxyEvaluator(
+        ProxyConfig(**TINY), cache_dir=shared_dir, cache_url=f"sqlite:///{tmp_path / 'b.db'}"
+    )
     assert b.baseline_accuracy == a.baseline_accuracy and b.training_runs == 0
     assert b.checkpoint_path.is_file()
 
@@ -74,20 +88,29 @@ def test_fp32_checkpoint_is_pretrained_once_and_reused(shared_dir: Path, tmp_pat
 def test_same_seed_gives_the_same_accuracy_without_any_cache(tmp_path: Path) -> None:
     plan = QuantPlan(pe_type="int4", weight_bits=3)
     results = [
-        ProxyEvaluator(ProxyConfig(**TINY), cache_dir=tmp_path / d, cache_url="sqlite://").evaluate(plan).accuracy
+        ProxyEvaluator(ProxyConfig(**TINY), cache_dir=tmp_path / d, cache_url="sqlite://")
+        .evaluate(plan)
+        .accuracy
         for d in ("one", "two")
     ]
     assert results[0] == results[1]
 
 
 def test_plans_with_the_same_quantizers_share_a_cache_entry(evaluator: ProxyEvaluator) -> None:
-    assert evaluator.key(QuantPlan(pe_type="int8", weight_bits=4, act_bits=4)) == evaluator.key(QuantPlan(pe_type="int4"))
-    assert evaluator.key(QuantPlan(pe_type="int4")) != evaluator.key(QuantPlan(pe_type="lightpe1", weight_bits=4, act_bits=4))
+    assert evaluator.key(QuantPlan(pe_type="int8", weight_bits=4, act_bits=4)) == evaluator.key(
+        QuantPlan(pe_type="int4")
+    )
+    assert evaluator.key(QuantPlan(pe_type="int4")) != evaluator.key(
+        QuantPlan(pe_type="lightpe1", weight_bits=4, act_bits=4)
+    )
 
 
 def test_an_absurd_learning_rate_fails_with_a_proxy_error(shared_dir: Path) -> None:
-    ev = ProxyEvaluator(ProxyConfig(**{**TINY, "finetune_steps": 10, "lr": 1e6}), cache_dir=shared_dir,
-                        cache_url="sqlite://")
+    ev = ProxyEvaluator(
+        ProxyConfig(**{**TINY, "finetune_steps": 10, "lr": 1e6}),
+        cache_dir=shared_dir,
+        cache_url="sqlite://",
+    )
     with pytest.raises(ProxyError, match="diverged|NaN"):
         ev.evaluate(QuantPlan(pe_type="int8"))
 
@@ -125,3 +148,18 @@ def test_small_models_get_one_thread_and_large_ones_every_core() -> None:
     assert ProxyConfig().resolved_threads(batch_macs=10_000_000) == 1
     assert ProxyConfig().resolved_threads(batch_macs=10**12) == cores
     assert ProxyConfig(threads=3).resolved_threads(batch_macs=1) == 3
+
+
+def test_cifar10_resnet20_runs_end_to_end_on_small_batch_files(tmp_path: Path) -> None:
+    from tests.accuracy.test_datasets import _write_cifar
+
+    data = tmp_path / "cifar"
+    data.mkdir()
+    _write_cifar(data)
+    config = ProxyConfig(
+        dataset="cifar10", data_dir=data, pretrain_epochs=1, finetune_steps=2, threads=1
+    )
+    ev = ProxyEvaluator(config, cache_dir=tmp_path / "cache")
+    assert ev.model_name == "resnet20" and ev.input_shape == (1, 3, 32, 32)
+    r = ev.evaluate(QuantPlan(pe_type="lightpe2", pin_first_last=8))
+    assert 0 <= r.accuracy <= 1 and not r.cache_hit

@@ -40,7 +40,7 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | Non
 def test_resume_after_sigkill_completes_the_budget_without_duplicates(tmp_path):
     url = f"sqlite:///{tmp_path}/s.db"
     # enough fine-tune steps that a new model-side choice keeps a trial RUNNING for a while
-    study = write_tiny_study(tmp_path, n_trials=6, finetune_steps=200)
+    study = write_tiny_study(tmp_path, n_trials=6, finetune_steps=100)
     proc = subprocess.Popen([*COEXPLORE, "study", "start", str(study), "--storage", url, "--no-progress"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -60,7 +60,7 @@ def test_resume_after_sigkill_completes_the_budget_without_duplicates(tmp_path):
     assert killed, "the kill landed mid-trial"
 
     res = subprocess.run([*COEXPLORE, "study", "resume", "tiny", "--storage", url, "--no-progress"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=400)
+                         cwd=tmp_path, capture_output=True, text=True, timeout=400, check=False)
     assert res.returncode == 0, res.stderr
 
     after = _trials(url, "tiny")

@@ -102,3 +102,19 @@ def test_fixed_assignment_accuracy_is_cached_across_hardware_that_does_not_chang
     assert not first.extra["cache_hit"] and more_macros.extra["cache_hit"] and not finer_adc.extra["cache_hit"]
     assert more_macros.accuracy == first.accuracy
     assert more_macros.cost.area_cim_mm2 > first.cost.area_cim_mm2
+
+
+def test_recorded_assignment_seeds_a_sampler_over_the_same_choices(tiny_runner):
+    objectives = [{"name": "accuracy", "direction": "maximize"}, {"name": "energy_j", "direction": "minimize"}]
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=1))
+    study.set_user_attr("objectives", objectives)
+    record_trial(study, tiny_runner.baseline("mac@cim", steps=2), choices=tiny_runner.choices)
+
+    def cost_only(trial: optuna.Trial) -> tuple[float, float]:
+        a = [trial.suggest_categorical(f"op.{n}", list(tiny_runner.choices)) for n in tiny_runner.layer_names]
+        return 0.5, tiny_runner.table.assignment_energy_j(a)
+
+    study.optimize(cost_only, n_trials=3)
+    assert len(study.trials) == 4 and study.trials[0].user_attrs["source"] == "enos"
+    assert all(t.distributions == study.trials[0].distributions for t in study.trials[1:])

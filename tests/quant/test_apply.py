@@ -22,16 +22,24 @@ from coexplore.quant import (
 def _net() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
         nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 10),
     )
 
 
 def test_every_conv_and_linear_is_wrapped_under_its_qualified_name() -> None:
     q = quantize_model(_net(), QuantPlan(pe_type="int4"))
     assert quantizable_layers(q) == ["0", "3.0", "6"]
-    assert isinstance(q[0], QuantConv2d) and isinstance(q[3][0], QuantConv2d) and isinstance(q[6], QuantLinear)
+    assert (
+        isinstance(q[0], QuantConv2d)
+        and isinstance(q[3][0], QuantConv2d)
+        and isinstance(q[6], QuantLinear)
+    )
     assert q[3][0].weight_quantizer.bits == 4
 
 
@@ -44,7 +52,9 @@ def test_the_fp32_model_is_left_untouched_and_weights_are_shared_by_value() -> N
 
 
 def test_per_layer_bits_reach_the_named_layer() -> None:
-    q = quantize_model(_net(), QuantPlan(pe_type="int8", layer_weight_bits={"3.0": 2}, layer_act_bits={"6": 3}))
+    q = quantize_model(
+        _net(), QuantPlan(pe_type="int8", layer_weight_bits={"3.0": 2}, layer_act_bits={"6": 3})
+    )
     assert (q[0].weight_quantizer.bits, q[3][0].weight_quantizer.bits) == (8, 2)
     assert q[6].input_quantizer.bits == 3
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from coexplore.quant import QuantPlan, QuantPlanError
@@ -21,7 +23,9 @@ def test_pin_first_last_sets_both_bits_of_the_first_and_last_layer() -> None:
 
 
 def test_an_explicit_layer_override_wins_over_the_pin() -> None:
-    plan = QuantPlan(pe_type="int8", weight_bits=4, layer_weight_bits={"classifier": 6}, pin_first_last=8)
+    plan = QuantPlan(
+        pe_type="int8", weight_bits=4, layer_weight_bits={"classifier": 6}, pin_first_last=8
+    )
     assert plan.resolve(NAMES)[0] == [8, 4, 4, 6]
 
 
@@ -66,3 +70,27 @@ def test_schemes_follow_the_pe_type_and_one_bit_layers_binarize() -> None:
 def test_unknown_fields_are_rejected() -> None:
     with pytest.raises(ValidationError, match="extra"):
         QuantPlan(pe_type="int8", bits=4)  # type: ignore[call-arg]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    w=st.integers(1, 16),
+    a=st.integers(1, 16),
+    pin=st.one_of(st.none(), st.integers(1, 16)),
+    data=st.data(),
+)
+def test_resolve_gives_one_bit_width_per_layer_from_default_pin_or_override(
+    n: int, w: int, a: int, pin: int | None, data: st.DataObject
+) -> None:
+    names = [f"layer{i}" for i in range(n)]
+    overrides = data.draw(st.dictionaries(st.sampled_from(names), st.integers(1, 16), max_size=n))
+    plan = QuantPlan(
+        pe_type="int8", weight_bits=w, act_bits=a, pin_first_last=pin, layer_weight_bits=overrides
+    )
+    weights, acts = plan.resolve(names)
+    assert len(weights) == len(acts) == n
+    for i, name in enumerate(names):
+        pinned = pin is not None and i in (0, n - 1)
+        assert weights[i] == overrides.get(name, pin if pinned else w)
+        assert acts[i] == (pin if pinned else a)

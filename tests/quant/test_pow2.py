@@ -25,7 +25,9 @@ def _is_sum_of_powers_of_two(value: float, terms: int, e_min: int, e_max: int) -
 
 @settings(max_examples=30, deadline=None)
 @given(terms=st.sampled_from([1, 2]), bits=st.integers(4, 8), seed=st.integers(0, 10_000))
-def test_each_weight_is_a_sum_of_at_most_k_signed_powers_of_two(terms: int, bits: int, seed: int) -> None:
+def test_each_weight_is_a_sum_of_at_most_k_signed_powers_of_two(
+    terms: int, bits: int, seed: int
+) -> None:
     w = torch.randn(3, 20, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     quant = PowerOfTwoWeightQuantizer(bits, w, terms=terms)
     e_min, e_max = quant.exponent_range(w)

@@ -11,7 +11,9 @@ from coexplore.quant import UniformActQuantizer, UniformWeightQuantizer
 
 @settings(max_examples=25, deadline=None)
 @given(bits=st.integers(2, 8), channels=st.integers(1, 6), seed=st.integers(0, 1000))
-def test_weights_take_at_most_2_to_the_n_levels_per_channel(bits: int, channels: int, seed: int) -> None:
+def test_weights_take_at_most_2_to_the_n_levels_per_channel(
+    bits: int, channels: int, seed: int
+) -> None:
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(channels, 4, 3, 3, generator=g) * 3
     q = UniformWeightQuantizer(bits, w)(w)
@@ -21,7 +23,9 @@ def test_weights_take_at_most_2_to_the_n_levels_per_channel(bits: int, channels:
 
 @settings(max_examples=25, deadline=None)
 @given(bits=st.integers(2, 16), seed=st.integers(0, 1000))
-def test_weights_are_integer_multiples_of_the_channel_step_within_range(bits: int, seed: int) -> None:
+def test_weights_are_integer_multiples_of_the_channel_step_within_range(
+    bits: int, seed: int
+) -> None:
     w = torch.randn(3, 8, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     quant = UniformWeightQuantizer(bits, w).double()
     codes = quant(w) / quant.step.detach().reshape(-1, 1)

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from coexplore.search.configio import ConfigError
-from coexplore.search.objectives import METRICS, compute_metrics, load_objectives, parse_constraint, parse_objectives
+from coexplore.search.objectives import (
+    METRICS,
+    compute_metrics,
+    load_objectives,
+    parse_constraint,
+    parse_objectives,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -116,3 +116,21 @@ def test_killed_study_resumed_through_the_cli_has_one_run_per_trial(tmp_path):
     assert {int(r.data.tags["trial_number"]) for r in runs if r.data.tags["on_pareto"] == "true"} == front
     parents = client.search_runs([exp.experiment_id], "tags.`coexplore.role` = 'study'")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+
+
+def test_ui_refuses_a_port_in_use_and_suggests_another(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = runner.invoke(app, ["ui", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use; pass --port" in result.output
+
+
+def test_ui_for_a_tracking_server_just_points_at_it():
+    result = runner.invoke(app, ["ui", "--tracking-uri", "http://mlflow.example:5000"])
+    assert result.exit_code == 0
+    assert "http://mlflow.example:5000 is a tracking server already" in result.output

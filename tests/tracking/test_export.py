@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import optuna
 import pandas as pd
 import pytest
 
@@ -65,3 +66,12 @@ def test_export_of_an_empty_study_has_the_fixed_columns(tmp_path):
 def test_unknown_format_is_refused_with_the_allowed_ones(study, tmp_path):
     with pytest.raises(ValueError, match="'csv' or 'parquet'"):
         export_trials(study, "xlsx", tmp_path / "t.xlsx")  # type: ignore[arg-type]
+
+
+def test_parquet_accepts_a_categorical_mixing_numbers_and_text(tmp_path):
+    s = optuna.create_study(storage=f"sqlite:///{tmp_path / 'm.db'}", study_name="mixed")
+    s.enqueue_trial({"bits": 4})
+    s.enqueue_trial({"bits": "fp32"})
+    s.optimize(lambda t: float(len(str(t.suggest_categorical("bits", [4, 8, "fp32"])))), n_trials=2)
+    back = pd.read_parquet(export_trials(s, "parquet", tmp_path / "m.parquet"))
+    assert list(back["params_bits"]) == ["4", "fp32"]

@@ -179,3 +179,18 @@ def test_observer_satisfies_the_driver_contract(tracking_uri):
     from coexplore.search.observer import StudyObserver
 
     assert isinstance(MlflowObserver(tracking_uri), StudyObserver)
+
+
+def test_unreachable_tracking_server_turns_tracking_off_fast(make_study):
+    from coexplore.tracking.observer import TrackingUnavailable
+    from coexplore.tracking.ui import free_port
+
+    study = make_study()
+    observer = MlflowObserver(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(TrackingUnavailable, match="did not answer"):
+        observer.on_study_start(study)
+    assert observer.disabled
+    drive(study, None, 1)
+    observer.on_trial_end(study, study.trials[0])  # returns at once: no retries against a dead server
+    observer.on_study_end(study)
+    assert observer.trial_log_seconds == []

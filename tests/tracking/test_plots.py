@@ -5,6 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
+from coexplore.search.pareto import is_feasible
 from coexplore.tracking.plots import (
     area_breakdown_plot,
     build_plots,
@@ -27,9 +28,12 @@ def study(tmp_path_factory):
 
 
 def test_pareto_plot_has_one_panel_per_objective_pair(study):
-    plot = pareto_plot(StudyView.of(study))
+    view = StudyView.of(study)
+    plot = pareto_plot(view)
     assert len(plot.png.axes) == 3  # 3 objectives: 3 pairs, one row of three
-    assert {tr.name for tr in plot.html.data} >= {"int8", "2-D front"} or len(plot.html.data) > 3
+    pes = {t.params["pe_type"] for t in view.trials if t.values is not None and is_feasible(t)}
+    assert {tr.name for tr in plot.html.data} - {"infeasible"} == pes | {"2-D front"}
+    assert len(plot.html.layout.annotations) == 3  # one titled panel per pair
 
 
 def test_pareto_plot_colours_by_pe_type_and_greys_infeasible(study):

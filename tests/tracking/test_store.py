@@ -32,6 +32,12 @@ def test_artifacts_of_a_local_store_go_to_mlartifacts_beside_it(tmp_path):
     assert artifact_location("http://127.0.0.1:5000") is None
 
 
+def test_artifacts_of_a_database_store_stay_in_the_runs_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    loc = artifact_location("postgresql+psycopg2://u@db/mlflow")
+    assert loc == (tmp_path / "coexplore-runs" / "mlartifacts").as_uri()
+
+
 def test_local_store_is_put_in_wal_mode(tmp_path):
     import sqlite3
 

@@ -1,0 +1,78 @@
+"""What a trial's run holds: the mapping from the driver's user_attrs contract to MLflow entities."""
+
+from __future__ import annotations
+
+import csv
+
+from optuna.distributions import CategoricalDistribution, IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from coexplore.tracking.entities import (
+    constraint_key,
+    flatten_breakdowns,
+    trial_metrics,
+    trial_params,
+    trial_tags,
+    write_per_layer_csv,
+)
+
+OBJ = ["accuracy", "energy_mj"]
+
+
+def _trial(state=TrialState.COMPLETE, **attrs):
+    t = create_trial(
+        state=state, values=[0.9, 2.0] if state == TrialState.COMPLETE else None,
+        params={"pe_type": "int8", "pe_rows": 8},
+        distributions={"pe_type": CategoricalDistribution(["int8", "int4"]), "pe_rows": IntDistribution(4, 16)},
+        user_attrs={"metrics": {"accuracy": 0.9, "energy_mj": 2.0, "area_breakdown_mm2": {"glb": 0.5, "pe_array": 1.0}},
+                    "pe_type": "int8", "feasible": True, "proxy_cache_hit": False, **attrs},
+        system_attrs={"constraints:area_mm2 <= 2": -0.5},
+    )
+    t.number = 7
+    return t
+
+
+def test_nested_breakdowns_are_flattened_in_the_contract_spelling():
+    row = {"name": "conv1", "energy_breakdown_j": {"mac": 1.0, "dram": 2.0}, "other": {"a": 1}}
+    assert flatten_breakdowns(row) == {"name": "conv1", "energy_mac_j": 1.0, "energy_dram_j": 2.0, "other.a": 1}
+
+
+def test_constraint_metric_keys_read_like_the_constraint():
+    assert constraint_key("area_mm2 <= 2") == "constraint_area_mm2_le_2"
+    assert constraint_key("accuracy >= 0.9") == "constraint_accuracy_ge_0.9"
+
+
+def test_metrics_hold_objectives_contract_metrics_area_components_and_constraints():
+    m = trial_metrics(_trial(), OBJ)
+    assert m["accuracy"] == 0.9 and m["energy_mj"] == 2.0
+    assert m["area_glb_mm2"] == 0.5 and m["area_pe_array_mm2"] == 1.0
+    assert m["constraint_area_mm2_le_2"] == -0.5
+    assert m["feasible"] == 1.0 and m["proxy_cache_hit"] == 0.0
+
+
+def test_params_are_text_and_mask_passwords():
+    t = _trial()
+    t.params["storage"] = "postgresql://u:pw@h/db"
+    assert trial_params(t) == {"pe_type": "int8", "pe_rows": "8", "storage": "postgresql://u:***@h/db"}
+
+
+def test_failed_trial_tags_carry_the_masked_error():
+    tags = trial_tags(_trial(TrialState.FAIL, error="OperationalError: postgresql://u:pw@h/db refused"),
+                      study_name="s", parent_run_id="p", on_pareto=False, logger="h:1", logged_at=5)
+    assert tags["state"] == "FAIL" and tags["on_pareto"] == "false" and tags["trial_number"] == "7"
+    assert tags["fail_reason"] == "OperationalError: postgresql://u:***@h/db refused"
+    assert tags["mlflow.parentRunId"] == "p" and tags["pe_type"] == "int8"
+
+
+def test_per_layer_csv_has_one_row_per_layer_and_flat_components(tmp_path):
+    rows = [{"name": "conv1", "macs": 10, "energy_breakdown_j": {"mac": 1.0}},
+            {"name": "fc", "macs": 5, "energy_breakdown_j": {"mac": 0.5, "dram": 0.1}}]
+    path = write_per_layer_csv(rows, tmp_path / "p.csv")
+    back = list(csv.DictReader(path.open()))
+    assert [r["name"] for r in back] == ["conv1", "fc"]
+    assert back[1]["energy_dram_j"] == "0.1" and back[0]["energy_dram_j"] == ""
+
+
+def test_no_per_layer_rows_writes_no_file(tmp_path):
+    assert write_per_layer_csv([], tmp_path / "p.csv") is None
+    assert not (tmp_path / "p.csv").exists()
