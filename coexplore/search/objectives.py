@@ -2,20 +2,20 @@
 
 Units of the metric registry (all floats; every metric is recorded on every trial):
 
-=============== ============================================ =========
-name            meaning                                      direction
-=============== ============================================ =========
-accuracy        validation accuracy, fraction in [0, 1]      maximize
-accuracy_drop   baseline minus accuracy, percentage points   minimize
-energy_j        energy of one inference, joules              minimize
-energy_mj       the same in millijoules                      minimize
-latency_ms      latency of one inference, milliseconds       minimize
-area_mm2        chip area, mm^2                              minimize
-edp             energy-delay product, joule-seconds          minimize
-power_w         average power, watts                         minimize
-gops_per_mm2    throughput per area, GOPS/mm^2 (perf/area)   maximize
-tops_per_w      energy efficiency, TOPS/W (perf/W)           maximize
-=============== ============================================ =========
+=============== ============================================== =========
+name            meaning                                        direction
+=============== ============================================== =========
+accuracy        validation accuracy, fraction in [0, 1]        maximize
+accuracy_drop   baseline minus accuracy, percentage points     minimize
+energy_j        energy of one inference, joules                minimize
+energy_mj       the same in millijoules                        minimize
+latency_ms      latency of one inference, milliseconds         minimize
+area_mm2        chip area, mm^2                                minimize
+edp             energy-delay product, joule-seconds            minimize
+power_w         average power, watts                           minimize
+gops_per_mm2    throughput per area, GOPS/mm^2, 1 MAC = 2 ops  maximize
+tops_per_w      energy efficiency, TOPS/W, 1 MAC = 2 ops       maximize
+=============== ============================================== =========
 
 An objectives file::
 

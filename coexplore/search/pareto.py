@@ -14,8 +14,9 @@ def is_feasible(trial: FrozenTrial) -> bool:
     """A trial is feasible when the PPA model found it feasible and every constraint is <= 0."""
     if trial.user_attrs.get("feasible") is False:
         return False
-    cons = trial.system_attrs.get("constraints")
-    return cons is None or all(c <= 0.0 for c in cons)
+    named = trial.constraints  # Optuna 5: Trial.set_constraint(name, value)
+    legacy = trial.system_attrs.get("constraints") or []  # constraints_func samplers
+    return all(c <= 0.0 for c in [*named.values(), *legacy])
 
 
 def _as_losses(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
