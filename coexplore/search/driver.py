@@ -10,7 +10,7 @@ Example:
     >>> from coexplore.search import driver
     >>> result = driver.start_study("studies/quickstart.yaml", progress=False)   # doctest: +SKIP
     >>> result.summary.complete
-    40
+    50
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +181,9 @@ def optimize(
             if counts["complete"] >= budget:
                 break
             if counts["waiting"] == 0 and counts["complete"] + counts["running"] >= budget:
-                optuna.storages.fail_stale_trials(study)  # a dead worker's trial frees its budget share
+                with warnings.catch_warnings():  # experimental in Optuna 5, and stable since 2.9
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)  # a dead worker's trial frees its budget share
                 time.sleep(poll_s)
                 continue
             last.clear()

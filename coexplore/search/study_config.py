@@ -120,8 +120,17 @@ def _section(value: Any, key: str, base: Path, source: str) -> tuple[dict[str, A
 
 def _check_proxy(data: dict[str, Any], source: str) -> list[str]:
     """Validate the proxy section against ``ProxyConfig``; model/dataset/seed are top-level keys."""
+    from coexplore.accuracy import DATASETS, MODELS
     from coexplore.accuracy.config import ProxyConfig
 
+    lines = []
+    if data.get("dataset") not in DATASETS:
+        lines.append(f"{source}: dataset: unknown '{data.get('dataset')}'; allowed: {', '.join(DATASETS)}")
+    model = data.get("model")
+    if model is not None and ":" not in model and model not in MODELS:
+        lines.append(f"{source}: model: unknown '{model}'; allowed: {', '.join(MODELS)} or 'module:factory'")
+    if lines:
+        return lines
     try:
         validate(ProxyConfig, data, "proxy", source)
     except ConfigError as exc:
@@ -171,6 +180,14 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
     workload = top.workload
     if workload and workload.endswith(_FILE_SUFFIXES):
         workload = _resolve_path(workload, base)
+    if workload:
+        from coexplore.workload import resolve
+
+        try:
+            resolve(workload)
+        except Exception as exc:  # noqa: BLE001 - any reason the spec cannot be read is a config problem
+            msg = str(exc.args[0]) if exc.args else type(exc).__name__
+            lines.append(f"{source}: workload: {msg.splitlines()[0]}")
     if lines:
         raise ConfigError(lines)
     assert space is not None and objectives is not None

@@ -47,6 +47,9 @@ BROKEN = [
     ("unknown hardware parameter", "space.hardware.pe_count", {"type": "int", "low": 1, "high": 4}, "hardware.pe_count: unknown hardware parameter"),
     ("bad constraint", "objectives.constraints", ["area_mm2 = 4"], "cannot parse constraint 'area_mm2 = 4'"),
     ("missing space file", "study.space", "nowhere.yaml", "space: file not found: nowhere.yaml"),
+    ("unknown model", "study.model", "resnet9000", "model: unknown 'resnet9000'; allowed: digits_cnn"),
+    ("unknown dataset", "study.dataset", "mnist", "dataset: unknown 'mnist'; allowed: digits"),
+    ("unknown workload", "study.workload", "resnet9000", "workload: unknown workload 'resnet9000': not a zoo name"),
     ("unknown proxy key", "study.proxy", {"finetune_stepz": 3}, "proxy.finetune_stepz: unknown key"),
 ]
 

@@ -87,3 +87,23 @@ def test_storage_passwords_never_reach_the_output(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["study", "start", str(write_tiny_study(tmp_path)), "--storage", url])
     assert result.exit_code == 1
     assert "s3cr3t" not in result.output + result.stderr and "alice:***@" in result.stderr
+
+
+def test_tracking_logs_the_study_and_every_trial_to_mlflow(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    study = write_tiny_study(tmp_path, n_trials=3, tracking=True)
+    _cli("study", "start", str(study), "--storage", f"sqlite:///{tmp_path}/s.db", "--tracking-uri", uri, "--no-progress")
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    assert len(runs) >= 4, "a parent run and one child run per trial"
+
+
+def test_no_tracking_flag_turns_tracking_off(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    study = write_tiny_study(tmp_path, n_trials=1, tracking=True)
+    _cli("study", "start", str(study), "--storage", f"sqlite:///{tmp_path}/s.db", "--no-tracking", "--no-progress")
+    assert not (tmp_path / "mlflow.db").exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -24,16 +23,12 @@ def _run(*args: str) -> subprocess.Popen:
 
 def test_two_workers_respect_the_budget_without_duplicate_numbers(tmp_path, postgres_url, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    study = write_tiny_study(tmp_path, name="shared", n_trials=1, finetune_steps=15, per_layer=True)
+    study = write_tiny_study(tmp_path, name="shared", n_trials=1, finetune_steps=60, per_layer=True)
     first = _run("start", str(study), "--storage", postgres_url)
     assert first.wait(300) == 0, first.communicate()
-    # one process raises the budget to 12 and runs; once it is under way a worker joins
-    procs = [_run("resume", "shared", "--n-trials", "12", "--storage", postgres_url)]
-    deadline = time.monotonic() + 120
-    while optuna.load_study(study_name="shared", storage=postgres_url).user_attrs["n_trials"] != 12:
-        assert time.monotonic() < deadline and procs[0].poll() is None, procs[0].communicate()
-        time.sleep(0.2)
-    procs.append(_run("worker", "shared", "--storage", postgres_url))
+    # the budget lives in the study: raise it there, then two workers start together and share it
+    optuna.load_study(study_name="shared", storage=postgres_url).set_user_attr("n_trials", 12)
+    procs = [_run("worker", "shared", "--storage", postgres_url) for _ in range(2)]
     outs = [p.communicate(timeout=400) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     trials = optuna.load_study(study_name="shared", storage=postgres_url).get_trials(deepcopy=False)
