@@ -39,8 +39,8 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | Non
 
 def test_resume_after_sigkill_completes_the_budget_without_duplicates(tmp_path):
     url = f"sqlite:///{tmp_path}/s.db"
-    # enough fine-tune steps that a new model-side choice keeps a trial RUNNING for a while
-    study = write_tiny_study(tmp_path, n_trials=6, finetune_steps=100)
+    # per-layer bits: nearly every trial is a new plan whose fine-tune keeps it RUNNING for a while
+    study = write_tiny_study(tmp_path, n_trials=6, finetune_steps=100, per_layer=True)
     proc = subprocess.Popen([*COEXPLORE, "study", "start", str(study), "--storage", url, "--no-progress"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
