@@ -5,10 +5,16 @@ Optuna study and its trials, so an observer started later (``coexplore study rep
 same data. The driver records, on every finished trial (``trial.user_attrs``):
 
 - ``metrics``: dict of metric name -> float (every PPA and proxy metric, not only objectives)
-- ``pe_type``: str; ``feasible``: bool; ``infeasible_reason``: str ("" when feasible)
+- ``pe_type``: str; ``feasible``: bool, true only when the design point is valid, the PPA model
+  found it feasible and every constraint holds; ``infeasible_reason``: str naming what failed
+  ("" when feasible). The constraint values are also set with ``Trial.set_constraint``.
 - ``per_layer``: list of dicts, one per layer (``name``, ``macs``, ``cycles``, ``energy_j``,
-  ``utilization``, ``dram_bytes``, ``weight_bits``, ``act_bits`` and ``energy_<component>_j``)
+  ``utilization``, ``dram_bytes``, ``weight_bits``, ``act_bits`` and the energy by component,
+  flat as ``energy_<component>_j``)
 - ``proxy_cache_hit``: bool
+- also, for review and debugging: ``constraint_values`` (name -> value, feasible iff <= 0),
+  ``hypervolume`` (of the feasible front after this trial), ``proxy_seconds``, ``ppa_seconds``,
+  and on failures ``error`` (the exception, one line) or ``over_budget`` (pruned: budget reached)
 
 and on the study (``study.user_attrs``): ``objectives`` (list of ``{"name", "direction"}`` with
 direction ``"minimize"``/``"maximize"``, in the order of the trial values), ``reference_point``
