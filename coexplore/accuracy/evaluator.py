@@ -68,32 +68,6 @@ def _torch_settings(threads: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
 
 
-def _macs_per_sample(model: nn.Module, sample: torch.Tensor) -> int:
-    """Multiply-accumulates of the model's Conv2d/Linear layers for one input sample."""
-    total = 0
-
-    def count(m: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
-        nonlocal total
-        if isinstance(m, nn.Conv2d):
-            total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-        else:
-            total += out.numel() * m.in_features
-
-    hooks = [
-        m.register_forward_hook(count)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(sample)
-    finally:
-        for h in hooks:
-            h.remove()
-    return total
-
-
 class ProxyEvaluator:
     """Accuracy of a quantization plan on a model and data set, after a brief fine-tune.
 
@@ -142,7 +116,9 @@ class ProxyEvaluator:
         with torch.random.fork_rng(devices=[]):
             model = self._new_model()
         self.layer_names: list[str] = quantizable_layers(model, sample)
-        self.macs_per_sample = _macs_per_sample(model, sample[:1])
+        from coexplore.workload import from_module
+
+        self.macs_per_sample = from_module(model, (1, *self.input_shape[1:]), self.model_name).macs
         self.threads = config.resolved_threads(self.macs_per_sample * config.batch_size)
         if not self.layer_names:
             raise ProxyError(f"model {self.model_name}: has no Conv2d/Linear layer to quantize")
