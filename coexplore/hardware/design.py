@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import yaml
@@ -64,7 +65,7 @@ class DesignPoint(BaseModel):
     tech_nm: float = Field(default=45.0, ge=3, le=180)
 
     @model_validator(mode="after")
-    def _native_bits(self) -> "DesignPoint":
+    def _native_bits(self) -> DesignPoint:
         w, a = NATIVE_BITS[self.pe_type]
         if self.weight_bits is None:
             object.__setattr__(self, "weight_bits", w)
@@ -130,21 +131,21 @@ class DesignBatch:
         return int(self.pe_type.shape[0])
 
     @classmethod
-    def from_points(cls, points: Sequence[DesignPoint]) -> "DesignBatch":
+    def from_points(cls, points: Sequence[DesignPoint]) -> DesignBatch:
         """Stack design points into arrays."""
         cols: dict[str, list] = {f.name: [] for f in fields(cls)}
         for p in points:
-            for name in cols:
+            for name, col in cols.items():
                 v = getattr(p, name)
                 if name == "pe_type":
                     v = PE_TYPES.index(v)
                 elif name == "dataflow":
                     v = DATAFLOWS.index(v)
-                cols[name].append(v)
+                col.append(v)
         return cls.from_columns(cols)
 
     @classmethod
-    def from_columns(cls, cols: dict[str, Sequence]) -> "DesignBatch":
+    def from_columns(cls, cols: dict[str, Sequence]) -> DesignBatch:
         """Build from column arrays; string PE types / dataflows are converted to codes."""
         out = {}
         for f in fields(cls):

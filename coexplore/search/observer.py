@@ -35,11 +35,11 @@ if TYPE_CHECKING:
 class StudyObserver(Protocol):
     """Hooks the driver calls; each must be idempotent (a resumed study calls them again)."""
 
-    def on_study_start(self, study: "optuna.Study") -> None:
+    def on_study_start(self, study: optuna.Study) -> None:
         """Called once per process before the first trial of this process."""
 
-    def on_trial_end(self, study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+    def on_trial_end(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Called after every trial this process finished (complete, failed or pruned)."""
 
-    def on_study_end(self, study: "optuna.Study") -> None:
+    def on_study_end(self, study: optuna.Study) -> None:
         """Called once when this process stops optimizing (budget reached or interrupted)."""
