@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coexplore.cli import ppa, proxy, study, tracking
+from coexplore.cli import enos, ppa, proxy, study, tracking
 
 app = typer.Typer(
     name="coexplore",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(ppa.app, name="ppa")
 app.add_typer(proxy.app, name="proxy")
 app.add_typer(study.app, name="study")
+app.add_typer(enos.app, name="enos")
 tracking.register(app, study.app)
 
 

@@ -6,6 +6,9 @@ Public API (the CLI ``coexplore study`` only wraps these):
 - :func:`start_study`, :func:`resume_study` — run a study to its budget (``worker=True`` to join).
 - :func:`summarize`, :func:`pareto_rows` — what a study has found.
 - :func:`run_sweep` — a space's hardware grid through the PPA model.
+- :class:`HybridTrialEvaluator` — trials of a hybrid digital + CIM space (``operators:`` section,
+  :mod:`coexplore.search.operators`); ENOS's gradient search feeds such a study through
+  :func:`coexplore.enos.enos_study_search`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ _LAZY = {
     "summarize": "coexplore.search.report",
     "pareto_rows": "coexplore.search.report",
     "run_sweep": "coexplore.search.sweep",
+    "ensure_study": "coexplore.search.driver",
+    "HybridTrialEvaluator": "coexplore.search.hybrid",
 }
 
 
@@ -38,5 +43,5 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "METRICS", "ConfigError", "SearchSpace", "StudyConfig", "load_objectives", "load_space", "load_study",
-    "StudyError", "pareto_rows", "resume_study", "run_sweep", "start_study", "summarize",
+    "HybridTrialEvaluator", "StudyError", "ensure_study", "pareto_rows", "resume_study", "run_sweep", "start_study", "summarize",
 ]

@@ -84,6 +84,9 @@ def build_evaluator(cfg: StudyConfig, storage_url: str) -> TrialEvaluator:
     """The real trial evaluator: the proxy (its cache in the study storage) and the PPA workload."""
     from coexplore.accuracy import ProxyEvaluator
 
+    if cfg.space.hybrid and cfg.workload:
+        raise StudyError(f"study {cfg.name}: workload: a hybrid (operators:) space is costed on the proxy model's "
+                         "own layers (each layer's operator changes its accuracy); remove workload")
     proxy = ProxyEvaluator(cfg.proxy_config(), cache_dir=proxy_cache_dir(storage_url), cache_url=storage_url)
     if cfg.workload:
         from coexplore.workload import resolve
@@ -91,6 +94,10 @@ def build_evaluator(cfg: StudyConfig, storage_url: str) -> TrialEvaluator:
         workload = resolve(cfg.workload)
     else:
         workload = proxy.workload()
+    if cfg.space.hybrid:  # per-layer operator x mode choices: the hybrid cost model on the model's own layers
+        from coexplore.search.hybrid import HybridTrialEvaluator
+
+        return HybridTrialEvaluator(cfg.space, cfg.objectives, proxy, proxy.workload())
     return TrialEvaluator(cfg.space, cfg.objectives, proxy, workload)
 
 
@@ -270,6 +277,42 @@ def _search_part(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in ("n_trials", "tracking_uri", "tracking")}
 
 
+def _set_study_attrs(study: optuna.Study, cfg: StudyConfig) -> None:
+    """The study user_attrs of the observer contract (config, objectives, reference point, budget)."""
+    study.set_user_attr("config", cfg.stored())
+    study.set_user_attr("objectives", [{"name": o.metric, "direction": o.direction} for o in cfg.objectives.objectives])
+    study.set_user_attr("reference_point", cfg.objectives.reference)
+    study.set_user_attr("constraints", [str(c) for c in cfg.objectives.parsed_constraints()])
+    study.set_user_attr("n_trials", cfg.n_trials)
+
+
+def ensure_study(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
+    """The study of ``cfg`` in storage, created (with its user_attrs) when absent; no trials are run.
+
+    Args:
+        cfg, storage_url: the resolved study and where it lives.
+        sampler: the sampler of the returned handle (default: the study's own, seeded with its seed).
+
+    Raises:
+        StudyError: a study of that name exists with a different config.
+    """
+    store = _open(cfg, storage_url, create=True)
+    sampler = sampler or _sampler(cfg, cfg.seed)
+    try:
+        study = optuna.create_study(study_name=cfg.name, storage=store, directions=cfg.objectives.directions,
+                                    sampler=sampler)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=cfg.name, storage=store, sampler=sampler)
+        if _search_part(dict(study.user_attrs.get("config", {}))) != _search_part(cfg.stored()):
+            raise StudyError(
+                f"study '{cfg.name}' already exists in {mask_url(storage_url)} with a different config; "
+                f"use it by name or choose another --name"
+            ) from None
+        return study
+    _set_study_attrs(study, cfg)
+    return study
+
+
 def start_study(
     path: str | Path,
     *,
@@ -317,11 +360,7 @@ def start_study(
         existing.set_user_attr("n_trials", cfg.n_trials)
         return resume_study(cfg.name, storage=url, tracking=tracking, progress=progress, console=console,
                             evaluator=evaluator, tracking_uri=tracking_uri, config_files=files)
-    study.set_user_attr("config", stored)
-    study.set_user_attr("objectives", [{"name": o.metric, "direction": o.direction} for o in cfg.objectives.objectives])
-    study.set_user_attr("reference_point", cfg.objectives.reference)
-    study.set_user_attr("constraints", [str(c) for c in cfg.objectives.parsed_constraints()])
-    study.set_user_attr("n_trials", cfg.n_trials)
+    _set_study_attrs(study, cfg)
     return _run(study, cfg, url, config_files=files, tracking=tracking, progress=progress, console=console, evaluator=evaluator)
 
 

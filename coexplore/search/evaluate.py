@@ -139,13 +139,22 @@ class TrialEvaluator:
                 reason = str(np.asarray(res.infeasible_reason)[0]) or "infeasible per the PPA model"
             per_layer = list(res.to_dict(0, per_layer=True).get("layers", []))
         t2 = time.perf_counter()
+        extra = {"baseline_accuracy": float(proxy_result.baseline_accuracy)}
+        return self.outcome(raw, extra, reason, choice.pe_type, per_layer, bool(proxy_result.cache_hit),
+                            t1 - t0, t2 - t1)
+
+    def outcome(self, raw: dict[str, float], extra: dict[str, float], reason: str, pe_type: str,
+                per_layer: list[dict[str, Any]], cache_hit: bool, proxy_seconds: float,
+                ppa_seconds: float) -> TrialOutcome:
+        """Objective values, constraints and recorded metrics from raw totals (``accuracy``, ``drop``, PPA).
+
+        Args:
+            raw: ``accuracy``, ``drop`` (fraction) and the PPA totals of ``_PPA_TOTALS`` (NaN if none).
+            extra: further metrics recorded as they are (``baseline_accuracy``, hybrid splits).
+            reason: why the design is infeasible ("" when the model finds it feasible).
+        """
         metrics = compute_metrics(raw)
-        metrics.update(
-            baseline_accuracy=float(proxy_result.baseline_accuracy),
-            latency_s=raw["latency_s"],
-            cycles=raw["cycles"],
-            macs=raw["macs"],
-        )
+        metrics.update(latency_s=raw["latency_s"], cycles=raw["cycles"], macs=raw["macs"], **extra)
         values = []
         for name, ref in zip(self.objectives.names, self.objectives.reference):
             v = metrics[name]
@@ -156,18 +165,17 @@ class TrialEvaluator:
             cons[str(c)] = c.violation(metrics) if c.metric in finite_metrics else 1.0
             if cons[str(c)] > 0 and not reason:
                 reason = f"constraint {c} violated ({c.metric} = {metrics.get(c.metric, float('nan')):.4g})"
-        feasible = reason == ""
         return TrialOutcome(
             values=values,
             constraints=cons,
             metrics=finite_metrics,
-            feasible=feasible,
+            feasible=reason == "",
             infeasible_reason=reason,
-            pe_type=choice.pe_type,
+            pe_type=pe_type,
             per_layer=per_layer,
-            proxy_cache_hit=bool(proxy_result.cache_hit),
-            proxy_seconds=t1 - t0,
-            ppa_seconds=t2 - t1,
+            proxy_cache_hit=cache_hit,
+            proxy_seconds=proxy_seconds,
+            ppa_seconds=ppa_seconds,
         )
 
     def __call__(self, trial: optuna.Trial) -> list[float]:

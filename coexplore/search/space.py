@@ -15,6 +15,10 @@ A space file (``spaces/*.yaml``) has three sections::
       groups: {stem: ["conv1"], body: ["*"]}            # fnmatch patterns, first match wins
       pin_first_last: 8
 
+Instead of ``model:``, a hybrid digital + compute-in-memory space has ``operators:`` (per-layer
+operator x mode choices) and ``cim:``/``cim_fixed:`` (CIM macro axes); see
+:mod:`coexplore.search.operators`.
+
 ``weight_bits``/``act_bits`` are conditional: they are searched only for the PE types in their
 ``pe_types`` (default: integer PE types for weights, all but binary for activations); the other PE
 types run at their native precision (:data:`coexplore.hardware.NATIVE_BITS`). A chosen width above
@@ -39,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from coexplore.hardware.design import NATIVE_BITS, PE_TYPES, DesignPoint, PeType
 from coexplore.search.configio import ConfigError, read_yaml, validate
+from coexplore.search.operators import OperatorSpace, operator_problems
 
 HARDWARE_FIELDS: tuple[str, ...] = tuple(
     f for f in DesignPoint.model_fields if f not in ("pe_type", "weight_bits", "act_bits")
@@ -220,7 +225,28 @@ class SearchSpace(_Strict):
 
     hardware: dict[str, HardwareParam] = Field(default_factory=dict)
     fixed: dict[str, int | float | str] = Field(default_factory=dict)
-    model: ModelSpace
+    model: ModelSpace | None = None
+    operators: OperatorSpace | None = None
+    cim: dict[str, HardwareParam] = Field(default_factory=dict)
+    cim_fixed: dict[str, bool | int | float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _model_or_operators(self) -> SearchSpace:
+        if self.model is None and self.operators is None:
+            raise ValueError("give a model section (PE type, bits) or an operators section (hybrid digital+CIM)")
+        if self.model is not None and self.operators is not None:
+            raise ValueError("model and operators exclude each other: operator choices fix each layer's PE type")
+        return self
+
+    @property
+    def hybrid(self) -> bool:
+        """True for a hybrid digital + CIM space (per-layer operator choices, see :mod:`.operators`)."""
+        return self.operators is not None
+
+    def _model(self) -> ModelSpace:
+        if self.model is None:
+            raise ValueError("a hybrid (operators:) space has no PE-type grid; use `coexplore enos` or a study")
+        return self.model
 
     # ---- hardware-only views (PPA sweeps) -------------------------------------------------
     def _columns(self, rows: list[dict[str, Any]]) -> dict[str, list]:
@@ -237,7 +263,7 @@ class SearchSpace(_Strict):
 
     def grid_size(self) -> int:
         """Number of design points in :meth:`hardware_grid` (without building it)."""
-        n = len(self.model.pe_type)
+        n = len(self._model().pe_type)
         for p in self.hardware.values():
             n *= len(p.grid_values())
         return n
@@ -251,7 +277,7 @@ class SearchSpace(_Strict):
         axes = [self.hardware[n].grid_values() for n in names]
         rows = [
             {"pe_type": pe, **dict(zip(names, combo))}
-            for pe in self.model.pe_type
+            for pe in self._model().pe_type
             for combo in itertools.product(*axes)
         ]
         return self._columns(rows)
@@ -260,7 +286,8 @@ class SearchSpace(_Strict):
         """``n`` random design points (PE type included) as columns for ``DesignBatch.from_columns``."""
         rng = np.random.default_rng(seed)
         samples = {name: p.sample(rng, n) for name, p in self.hardware.items()}
-        pes = [self.model.pe_type[i] for i in rng.integers(0, len(self.model.pe_type), n)]
+        pe_types = self._model().pe_type
+        pes = [pe_types[i] for i in rng.integers(0, len(pe_types), n)]
         rows = [{"pe_type": pes[i], **{k: v[i] for k, v in samples.items()}} for i in range(n)]
         return self._columns(rows)
 
@@ -272,7 +299,7 @@ class SearchSpace(_Strict):
             trial: an ``optuna.Trial`` (anything with ``suggest_int/float/categorical``).
             layer_names: the network's quantizable layers, in order.
         """
-        pe = trial.suggest_categorical("pe_type", list(self.model.pe_type))
+        pe = trial.suggest_categorical("pe_type", list(self._model().pe_type))
         hw = dict(self.fixed)
         for name, p in self.hardware.items():
             hw[name] = p.suggest(trial, name)
@@ -327,6 +354,7 @@ def _semantic_problems(space: SearchSpace) -> list[tuple[str, str]]:
                 problems.append((f"{section}.{name}", f"unknown hardware parameter{hint}; allowed: {allowed}"))
     for name in set(space.hardware) & set(space.fixed):
         problems.append((f"fixed.{name}", "also searched under hardware; keep one"))
+    problems += operator_problems(space)
 
     def check(path: str, name: str, value: Any) -> None:
         if name not in HARDWARE_FIELDS:
