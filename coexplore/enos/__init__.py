@@ -10,7 +10,12 @@ from coexplore.enos.operators import ChoiceOp, LayerGeometry
 from coexplore.enos.record import PARAM_PREFIX, candidate_user_attrs, choice_params, record_trial
 from coexplore.enos.runner import EnosCandidate, EnosRunner, front
 from coexplore.enos.search import EnosConfig, EnosSearchResult, enos_search
-from coexplore.enos.study import EnosStudyError, EnosTrialResult, enos_study_search, reference_hardware
+from coexplore.enos.study import (
+    EnosStudyError,
+    EnosTrialResult,
+    enos_study_search,
+    reference_hardware,
+)
 from coexplore.enos.supernet import EnosSupernet, MixedLayer
 
 __all__ = [

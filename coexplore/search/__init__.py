@@ -42,6 +42,19 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "METRICS", "ConfigError", "SearchSpace", "StudyConfig", "load_objectives", "load_space", "load_study",
-    "HybridTrialEvaluator", "StudyError", "ensure_study", "pareto_rows", "resume_study", "run_sweep", "start_study", "summarize",
+    "METRICS",
+    "ConfigError",
+    "HybridTrialEvaluator",
+    "SearchSpace",
+    "StudyConfig",
+    "StudyError",
+    "ensure_study",
+    "load_objectives",
+    "load_space",
+    "load_study",
+    "pareto_rows",
+    "resume_study",
+    "run_sweep",
+    "start_study",
+    "summarize",
 ]

@@ -124,6 +124,7 @@ class TrialEvaluator:
         raw: dict[str, float] = {k: math.nan for k in _PPA_TOTALS}
         raw.update(accuracy=float(proxy_result.accuracy), drop=float(proxy_result.drop))
         per_layer: list[dict[str, Any]] = []
+        breakdown: dict[str, float] = {}
         reason = ""
         try:
             point = DesignPoint(pe_type=choice.pe_type, **hw)
@@ -137,9 +138,13 @@ class TrialEvaluator:
                 raw[k] = _finite(np.asarray(getattr(res, k))[0])
             if not bool(np.asarray(res.feasible)[0]):
                 reason = str(np.asarray(res.infeasible_reason)[0]) or "infeasible per the PPA model"
-            per_layer = list(res.to_dict(0, per_layer=True).get("layers", []))
+            d = res.to_dict(0, per_layer=True)
+            per_layer = list(d.get("layers", []))
+            breakdown = {f"area_{k}_mm2": v for k, v in d["area_breakdown_mm2"].items()}
+            breakdown.update({f"energy_{k}_j": v for k, v in d["energy_breakdown_j"].items()})
         t2 = time.perf_counter()
         extra = {"baseline_accuracy": float(proxy_result.baseline_accuracy)}
+        extra.update({k: v for k, v in breakdown.items() if math.isfinite(v)})
         return self.outcome(raw, extra, reason, choice.pe_type, per_layer, bool(proxy_result.cache_hit),
                             t1 - t0, t2 - t1)
 

@@ -107,3 +107,19 @@ def test_no_tracking_flag_turns_tracking_off(tmp_path, monkeypatch):
     study = write_tiny_study(tmp_path, n_trials=1, tracking=True)
     _cli("study", "start", str(study), "--storage", f"sqlite:///{tmp_path}/s.db", "--no-tracking", "--no-progress")
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_trial_metrics_split_area_and_energy_by_component(tmp_path, monkeypatch):
+    import optuna
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path}/s.db"
+    _cli("study", "start", str(write_tiny_study(tmp_path, n_trials=2)), "--storage", url, "--no-progress")
+    for trial in optuna.load_study(study_name="tiny", storage=url).get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+        m = trial.user_attrs["metrics"]
+        if not trial.user_attrs["feasible"] and "area_mm2" not in m:
+            continue  # an invalid design point has no PPA figures
+        area_parts = [v for k, v in m.items() if k.startswith("area_") and k != "area_mm2"]
+        energy_parts = [v for k, v in m.items() if k.startswith("energy_") and k not in ("energy_j", "energy_mj")]
+        assert len(area_parts) >= 3 and sum(area_parts) == pytest.approx(m["area_mm2"], rel=1e-6)
+        assert len(energy_parts) >= 5 and sum(energy_parts) == pytest.approx(m["energy_j"], rel=1e-6)

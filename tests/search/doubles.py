@@ -62,5 +62,9 @@ def fake_ppa(designs, wl, *, tech=None, weight_bits=None, act_bits=None):
         edp=energy * latency,
     )
     res = SimpleNamespace(**totals)
-    res.to_dict = lambda i, per_layer=True: {"layers": [{"name": l.name, "macs": l.macs} for l in wl.layers]}
+    res.to_dict = lambda i, per_layer=True: {
+        "layers": [{"name": l.name, "macs": l.macs} for l in wl.layers],
+        "energy_breakdown_j": {"mac": float(energy[i]) * 0.25, "dram": float(energy[i]) * 0.75},
+        "area_breakdown_mm2": {"pe": float(area[i]) * 0.5, "glb": float(area[i]) * 0.5},
+    }
     return res

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coexplore.search.pareto import hypervolume, hypervolume_history, non_dominated_mask, pareto_trials
+from coexplore.search.pareto import (
+    hypervolume,
+    hypervolume_history,
+    non_dominated_mask,
+    pareto_trials,
+)
 
 MINMIN = ["minimize", "minimize"]
 
