@@ -222,12 +222,12 @@ def _progress_runner(
     observers: list[StudyObserver], progress: bool, console: Console | None,
 ) -> int:
     """:func:`optimize` under a Rich progress bar: complete / budget, best hypervolume, trial rate."""
-    kwargs = dict(
-        directions=cfg.objectives.directions,
-        reference_point=cfg.objectives.reference,
-        observers=observers,
-        max_consecutive_failures=cfg.max_consecutive_failures,
-    )
+    kwargs = {
+        "directions": cfg.objectives.directions,
+        "reference_point": cfg.objectives.reference,
+        "observers": observers,
+        "max_consecutive_failures": cfg.max_consecutive_failures,
+    }
     if not progress:
         return optimize(study, evaluator, budget, **kwargs)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -339,7 +339,7 @@ def start_study(
         evaluator: a prebuilt evaluator (tests, notebooks); default builds the real one.
     """
     cfg = load_study(path)
-    updates = {k: v for k, v in dict(n_trials=n_trials, name=name, seed=seed, tracking_uri=tracking_uri).items() if v is not None}
+    updates = {k: v for k, v in {"n_trials": n_trials, "name": name, "seed": seed, "tracking_uri": tracking_uri}.items() if v is not None}
     cfg = cfg.model_copy(update=updates)
     url = resolve_storage_url(storage, cfg.storage)
     store = _open(cfg, url, create=True)

@@ -40,10 +40,10 @@ class StudySummary:
     def lines(self) -> list[str]:
         """Human-readable summary, one fact per line."""
         out = [
-            f"study {self.name}: {self.complete}/{self.budget} trials complete"
-            f" ({self.running} running, {self.fail} failed, {self.pruned} pruned, {self.waiting} waiting)",
-            f"accuracy proxy evaluations: {self.proxy_evaluations} for {self.complete + self.fail + self.pruned}"
-            " finished trials (the rest were cache hits: hardware-only changes)",
+            (f"study {self.name}: {self.complete}/{self.budget} trials complete"
+             f" ({self.running} running, {self.fail} failed, {self.pruned} pruned, {self.waiting} waiting)"),
+            (f"accuracy proxy evaluations: {self.proxy_evaluations} for {self.complete + self.fail + self.pruned}"
+             " finished trials (the rest were cache hits: hardware-only changes)"),
             f"feasible trials: {self.feasible}; Pareto set: {self.pareto_size} trials; hypervolume {self.hypervolume:.6g}",
         ]
         if self.best:

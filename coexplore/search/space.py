@@ -124,7 +124,7 @@ class FloatParam(_Strict):
         if self.grid is not None:
             return list(self.grid)
         if self.step is not None:
-            n = int(math.floor((self.high - self.low) / self.step + 1e-9))
+            n = math.floor((self.high - self.low) / self.step + 1e-9)
             return [self.low + i * self.step for i in range(n + 1)]
         if self.log:
             return [float(v) for v in np.geomspace(self.low, self.high, _FLOAT_GRID_POINTS)]
@@ -257,8 +257,8 @@ class SearchSpace(_Strict):
             full = {**base, **row}
             w, a = NATIVE_BITS[full["pe_type"]]
             full["weight_bits"], full["act_bits"] = w, a
-            for k in cols:
-                cols[k].append(full[k])
+            for k, col in cols.items():
+                col.append(full[k])
         return cols
 
     def grid_size(self) -> int:

@@ -173,7 +173,7 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
         if key in proxy:
             lines.append(f"{source}: proxy.{key}: set it at the top level of the study file, not under proxy")
     for key, value in list(proxy.items()):
-        if isinstance(value, str) and (key.endswith("_dir") or key.endswith("_path") or value.endswith(_FILE_SUFFIXES)):
+        if isinstance(value, str) and (key.endswith(("_dir", "_path")) or value.endswith(_FILE_SUFFIXES)):
             proxy[key] = _resolve_path(value, base)
     if not lines:
         lines += _check_proxy({"model": top.model, "dataset": top.dataset, "seed": top.seed, **proxy}, source)
