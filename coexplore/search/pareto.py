@@ -67,15 +67,38 @@ def hypervolume(values: np.ndarray, directions: Sequence[str], reference_point: 
 def hypervolume_history(
     trials: Sequence[FrozenTrial], directions: Sequence[str], reference_point: Sequence[float]
 ) -> list[tuple[int, float]]:
-    """(trial number, hypervolume of the feasible front so far) after each finished trial."""
+    """(trial number, hypervolume of the feasible front so far) after each finished trial.
+
+    Only the non-dominated points are kept, and the volume is recomputed only when a trial adds one.
+    """
     out: list[tuple[int, float]] = []
-    front: list[Sequence[float]] = []
+    front = np.empty((0, len(directions)))
+    hv = 0.0
     for t in sorted(trials, key=lambda t: t.number):
-        if t.state.is_finished():
-            if t.state == TrialState.COMPLETE and t.values is not None and is_feasible(t):
-                front.append(t.values)
-            out.append((t.number, hypervolume(np.array(front), directions, reference_point) if front else 0.0))
+        if not t.state.is_finished():
+            continue
+        if t.state == TrialState.COMPLETE and t.values is not None and is_feasible(t):
+            grown = np.vstack([front, np.asarray(t.values, dtype=float)[None, :]])
+            mask = non_dominated_mask(grown, directions)
+            if mask[-1]:  # the new point is on the front: the volume can only grow
+                front = grown[mask]
+                hv = hypervolume(front, directions, reference_point)
+        out.append((t.number, hv))
     return out
+
+
+def hypervolume_with(
+    trials: Sequence[FrozenTrial], values: Sequence[float] | None,
+    directions: Sequence[str], reference_point: Sequence[float],
+) -> float:
+    """Hypervolume of the feasible complete ``trials`` plus ``values`` (a trial being told; None: none).
+
+    What the driver records on each trial as ``user_attrs["hypervolume"]``.
+    """
+    front = [t.values for t in completed_feasible(trials)]
+    if values is not None:
+        front.append(list(values))
+    return hypervolume(np.array(front), directions, reference_point) if front else 0.0
 
 
 def study_directions(study: optuna.Study) -> list[str]:

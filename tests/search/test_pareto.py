@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from coexplore.search.pareto import (
     hypervolume,
     hypervolume_history,
+    hypervolume_with,
     non_dominated_mask,
     pareto_trials,
 )
@@ -64,3 +65,20 @@ def test_front_points_are_mutually_non_dominated_and_dominate_the_rest(points) -
         assert any((f <= p).all() and (f < p).any() for f in front)
     for a in front:
         assert not any((b <= a).all() and (b < a).any() for b in front)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 5), st.floats(0, 5), st.booleans()), min_size=1, max_size=15))
+def test_hypervolume_history_equals_the_volume_recomputed_from_scratch(rows) -> None:
+    study = _study([r[:2] for r in rows], [r[2] for r in rows])
+    history = hypervolume_history(study.trials, MINMIN, [6, 6])
+    for number, hv in history:
+        so_far = [r[:2] for r in rows[: number + 1] if r[2]]
+        expected = hypervolume(np.array(so_far), MINMIN, [6, 6]) if so_far else 0.0
+        assert hv == pytest.approx(expected)
+
+
+def test_hypervolume_with_adds_the_trial_being_told() -> None:
+    study = _study([[3, 3], [0, 0]], [True, False])
+    assert hypervolume_with(study.trials, None, MINMIN, [4, 4]) == pytest.approx(1.0)
+    assert hypervolume_with(study.trials, [1, 1], MINMIN, [4, 4]) == pytest.approx(9.0)
