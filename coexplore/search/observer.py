@@ -5,7 +5,8 @@ Optuna study and its trials, so an observer started later (``coexplore study rep
 same data. The driver records, on every finished trial (``trial.user_attrs``):
 
 - ``metrics``: dict of metric name -> float (every PPA and proxy metric, not only objectives)
-- ``pe_type``: str; ``feasible``: bool, true only when the design point is valid, the PPA model
+- ``pe_type``: str (``"hybrid"`` for a digital + CIM trial, whose per-layer rows add ``choice``
+  and ``mode``); ``feasible``: bool, true only when the design point is valid, the PPA model
   found it feasible and every constraint holds; ``infeasible_reason``: str naming what failed
   ("" when feasible). The constraint values are also set with ``Trial.set_constraint``.
 - ``per_layer``: list of dicts, one per layer (``name``, ``macs``, ``cycles``, ``energy_j``,
