@@ -6,7 +6,8 @@ One command, two tables:
    SCALE-Sim 3.0.0's COMPUTE_REPORT "Total Cycles", for weight- and output-stationary dataflows
    (target: within 5% on every layer). SCALE-Sim's numbers are reference data kept in
    ``benchmarks/data/scalesim_resnet18_32x32_{ws,os}.csv`` (their headers record its version and
-   config); ``--regenerate`` re-runs SCALE-Sim for them (about 10 s per layer and dataflow).
+   config); ``--regenerate`` re-runs SCALE-Sim for them (the kept runs' wall_s column: mean
+   12 s per layer for ws, 24 s for os, on a shared 2-core machine).
    Both sides read the same topology, ``benchmarks/data/resnet18_scalesim_topology.csv``,
    written by `to_scalesim_csv` so that SCALE-Sim's ceil output size equals PyTorch's.
 2. Speed: wall seconds per layer of our evaluator against SCALE-Sim's and ZigZag's, timed in this
@@ -28,12 +29,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from ppa_throughput import best_time  # benchmarks/ is on sys.path when this file runs as a script
 
 from coexplore.hardware.design import DesignBatch, DesignPoint
+from coexplore.ppa import evaluate
 from coexplore.workload import Workload, from_scalesim_csv, to_scalesim_csv, zoo
 
 HERE = Path(__file__).resolve().parent
@@ -68,8 +70,6 @@ def design(df: str) -> DesignPoint:
 
 def our_cycles(workload: Workload, df: str) -> np.ndarray:
     """Per-layer cycles (shape ``L``) of our evaluator for one design point."""
-    from coexplore.ppa import evaluate
-
     result = evaluate(DesignBatch.from_points([design(df)]), workload)
     return np.asarray(result.layer_cycles)[0]
 
@@ -109,21 +109,8 @@ def fidelity_table(workload: Workload) -> dict[str, list[dict]]:
     return tables
 
 
-def _timed(fn, repeats: int) -> tuple[float, float]:
-    """Best wall and best CPU seconds of ``fn()`` over ``repeats`` calls."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), min(cpus)
-
-
 def time_ours(workload: Workload, n_designs: int = 1000, repeats: int = 5) -> dict[str, float]:
     """Seconds per layer-evaluation (wall and CPU): one design point, and ``n_designs`` at once."""
-    from coexplore.ppa import evaluate
-
     one = DesignBatch.from_points([design("ws")])
     rng = np.random.default_rng(0)
     points = [DesignPoint(pe_type="int8", pe_rows=int(r), pe_cols=int(c), dataflow=df,
@@ -133,13 +120,29 @@ def time_ours(workload: Workload, n_designs: int = 1000, repeats: int = 5) -> di
                                      rng.choice(list(DATAFLOWS.values()), n_designs),
                                      rng.choice([64.0, 256.0, 1024.0], n_designs))]
     batch = DesignBatch.from_points(points)
-    evaluate(one, workload)  # warm-up (imports, caches)
-    single = _timed(lambda: evaluate(one, workload), repeats)
-    batched = _timed(lambda: evaluate(batch, workload), repeats)
+    single = best_time(lambda: evaluate(one, workload), repeats)
+    batched = best_time(lambda: evaluate(batch, workload), repeats)
     n = len(workload)
     return {"single_wall_s": single[0] / n, "single_cpu_s": single[1] / n,
             "batch_wall_s": batched[0] / (n * n_designs),
             "batch_cpu_s": batched[1] / (n * n_designs), "batch_designs": n_designs}
+
+
+def run_scalesim(out: Path, df: str, layers: list[str] | None = None, **run) -> None:
+    """Run ``peers/scalesim_run.py`` in the SCALE-Sim venv on `TOPOLOGY`, writing ``out``.
+
+    Args:
+        out: the per-layer CSV it writes.
+        df: ``"ws"`` or ``"os"``.
+        layers: layer names to simulate (default all).
+        run: passed to `subprocess.run` (e.g. ``stdout``).
+    """
+    command = [str(PEERS / "scalesim" / "bin" / "python"), str(HERE / "peers" / "scalesim_run.py"),
+               str(TOPOLOGY), str(out), "--dataflow", df, "--array", str(ARRAY),
+               "--sram-kb", str(SRAM_KB)]
+    if layers:
+        command += ["--layers", ",".join(layers)]
+    subprocess.run(command, check=True, **run)
 
 
 def _peer_rows(rows: list[dict]) -> list[dict]:
@@ -154,10 +157,7 @@ def time_scalesim(layers: list[str]) -> list[dict] | None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "timing.csv"
-        subprocess.run([str(python), str(HERE / "peers" / "scalesim_run.py"), str(TOPOLOGY),
-                        str(out), "--dataflow", "ws", "--array", str(ARRAY), "--sram-kb",
-                        str(SRAM_KB), "--layers", ",".join(layers)],
-                       check=True, stdout=subprocess.DEVNULL)
+        run_scalesim(out, "ws", layers, stdout=subprocess.DEVNULL)
         ref = read_reference(out)
     return _peer_rows([ref[name] for name in layers])
 
@@ -216,14 +216,11 @@ def speed_table(workload: Workload, layers: list[str]) -> dict:
 
 def regenerate() -> None:
     """Re-run SCALE-Sim on the whole ResNet-18 topology for both dataflows (many minutes)."""
-    python = PEERS / "scalesim" / "bin" / "python"
     to_scalesim_csv(zoo.get("resnet18"), TOPOLOGY)
     for df in DATAFLOWS:
         out = reference_path(df)
         out.unlink(missing_ok=True)
-        subprocess.run([str(python), str(HERE / "peers" / "scalesim_run.py"), str(TOPOLOGY),
-                        str(out), "--dataflow", df, "--array", str(ARRAY), "--sram-kb",
-                        str(SRAM_KB)], check=True)
+        run_scalesim(out, df)
 
 
 def main(argv: list[str] | None = None) -> int:

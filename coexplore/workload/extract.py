@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -197,6 +198,6 @@ def _unique_names(records: list[Layer]) -> list[Layer]:
         count = seen[layer.name]
         seen[layer.name] += 1
         if count:
-            layer = Layer(**{**layer.to_dict(), "name": f"{layer.name}@{count}"})
+            layer = replace(layer, name=f"{layer.name}@{count}")
         layers.append(layer)
     return layers

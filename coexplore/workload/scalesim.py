@@ -139,7 +139,7 @@ def from_scalesim_csv(path: str | Path, name: str | None = None,
         if not line.strip():
             continue
         cells = [cell.strip() for cell in line.split(",")]
-        if cells and cells[-1] == "":
+        if cells[-1] == "":
             cells.pop()  # SCALE-Sim rows end with a comma
         where = f"{path}: line {number}"
         if len(cells) == 9 and cells[8].replace(" ", "") in ("1:1", ""):

@@ -22,34 +22,22 @@ def test_missing_fields_take_layer_defaults(tmp_path):
     assert wl.name == "w" and wl.layers[0] == Layer("fc", kind="linear", c=4, k=2)
 
 
-def test_unknown_field_names_file_layer_and_allowed_fields(tmp_path):
-    (tmp_path / "w.yaml").write_text("layers:\n- {name: a, c: 4}\n- {name: b, channels: 4}\n")
-    with pytest.raises(WorkloadFileError, match=r"w\.yaml: layers\[1\]: unknown field\(s\) "
-                                                r"channels; allowed: name, kind, c"):
-        load_yaml(tmp_path / "w.yaml")
-
-
-def test_non_integer_field_is_named(tmp_path):
-    (tmp_path / "w.yaml").write_text("layers:\n- {name: a, c: four}\n")
-    with pytest.raises(WorkloadFileError, match=r"layers\[0\]\.c: must be an integer"):
-        load_yaml(tmp_path / "w.yaml")
-
-
-def test_bad_kind_lists_the_kinds(tmp_path):
-    (tmp_path / "w.yaml").write_text("layers:\n- {name: a, kind: pool}\n")
-    with pytest.raises(WorkloadFileError, match="conv, linear, matmul"):
-        load_yaml(tmp_path / "w.yaml")
-
-
-def test_inconsistent_shape_reports_the_layer(tmp_path):
-    (tmp_path / "w.yaml").write_text("layers:\n- {name: a, c: 6, k: 4, groups: 4}\n")
-    with pytest.raises(WorkloadFileError, match=r"layers\[0\]: .*groups=4 must divide c=6"):
-        load_yaml(tmp_path / "w.yaml")
-
-
-def test_repeated_layer_name_points_at_both_entries(tmp_path):
-    (tmp_path / "w.yaml").write_text("layers:\n- {name: a}\n- {name: a}\n")
-    with pytest.raises(WorkloadFileError, match=r"layers\[1\]\.name 'a' repeats layers\[0\]"):
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param("layers:\n- {name: a, c: 4}\n- {name: b, channels: 4}\n",
+                 r"w\.yaml: layers\[1\]: unknown field\(s\) channels; allowed: name, kind, c",
+                 id="unknown_field_names_file_layer_and_allowed_fields"),
+    pytest.param("layers:\n- {name: a, c: four}\n", r"layers\[0\]\.c: must be an integer",
+                 id="non_integer_field_is_named"),
+    pytest.param("layers:\n- {name: a, kind: pool}\n", "conv, linear, matmul",
+                 id="bad_kind_lists_the_kinds"),
+    pytest.param("layers:\n- {name: a, c: 6, k: 4, groups: 4}\n",
+                 r"layers\[0\]: .*groups=4 must divide c=6", id="inconsistent_shape_reports_the_layer"),
+    pytest.param("layers:\n- {name: a}\n- {name: a}\n", r"layers\[1\]\.name 'a' repeats layers\[0\]",
+                 id="repeated_layer_name_points_at_both_entries"),
+])
+def test_invalid_file_error_names_the_place_and_what_is_allowed(tmp_path, text, message):
+    (tmp_path / "w.yaml").write_text(text)
+    with pytest.raises(WorkloadFileError, match=message):
         load_yaml(tmp_path / "w.yaml")
 
 
