@@ -25,7 +25,7 @@ import torch
 from coexplore.accuracy import ProxyConfig, ProxyEvaluator
 from coexplore.cim import CimMacro
 from coexplore.cim.choices import DEFAULT_CHOICES
-from coexplore.enos import EnosConfig, EnosRunner, front
+from coexplore.enos import PARAM_PREFIX, EnosConfig, EnosRunner, front
 from coexplore.hardware import DesignPoint
 from coexplore.search.pareto import hypervolume
 
@@ -120,7 +120,7 @@ def _tpe(runner: EnosRunner, args: argparse.Namespace, seconds: float) -> list:
     out = []
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
-        a = [trial.suggest_categorical(f"op.{n}", list(args.choices)) for n in runner.layer_names]
+        a = [trial.suggest_categorical(f"{PARAM_PREFIX}{n}", list(args.choices)) for n in runner.layer_names]
         c = runner.evaluate_assignment(a, args.finetune_steps, f"tpe #{trial.number}")
         out.append(c)
         return c.accuracy, c.cost.energy_j

@@ -80,12 +80,12 @@ def _operator_codes(operator: str | Sequence[str], n_layers: int) -> np.ndarray:
 def cim_tiles(macro: CimMacro, workload: Workload, weight_bits: int | Sequence[int] | np.ndarray = 8,
               operator: str | Sequence[str] = "mac") -> np.ndarray:
     """Macro-sized weight tiles each layer occupies (shape ``L``); it fits when ``<= n_macros``."""
-    return _geometry(macro, workload, _operator_codes(operator, len(workload)),
+    return _geometry(macro, workload.arrays(), _operator_codes(operator, len(workload)),
                      _per_layer(weight_bits, len(workload), "weight_bits"))["tiles"]
 
 
-def _geometry(macro: CimMacro, workload: Workload, op: np.ndarray, wb: np.ndarray) -> dict[str, np.ndarray]:
-    a = workload.arrays()
+def _geometry(macro: CimMacro, a: dict[str, np.ndarray], op: np.ndarray, wb: np.ndarray) -> dict[str, np.ndarray]:
+    """Weight tiling of each layer; ``a`` is :meth:`Workload.arrays` of the workload."""
     wb_eff = np.where(op == CIM_OPERATORS.index("binary"), 1, wb)
     slices = -(-wb_eff // macro.cell_bits)
     g = a["groups"]
@@ -141,8 +141,8 @@ def cim_layer_costs(
     op = _operator_codes(operator, n_layers)
     wb = _per_layer(weight_bits, n_layers, "weight_bits")
     ab = _per_layer(act_bits, n_layers, "act_bits")
-    geo = _geometry(macro, workload, op, wb)
     a = workload.arrays()
+    geo = _geometry(macro, a, op, wb)
     g, macs = a["groups"], a["macs"].astype(np.float64)
     npq = (a["n"] * a["p"] * a["q"]).astype(np.float64)
 

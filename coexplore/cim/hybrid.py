@@ -15,7 +15,7 @@ per-layer table of :func:`operator_cost_table` (what ENOS weighs) judges each la
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,6 +98,13 @@ def shared_memory(design: DesignPoint, tech: object | None = None) -> dict[str, 
     }
 
 
+def _digital_groups(design: DesignPoint, workload: Workload, pe_types: Sequence[str | None], wb: np.ndarray,
+                    ab: np.ndarray, tech: object | None) -> Iterator[tuple[str, np.ndarray, DigitalLayerCost]]:
+    """Per digital PE type in ``pe_types`` (None: not digital): its layer mask and the workload's cost on it."""
+    for pe in sorted({p for p in pe_types if p is not None}):
+        yield pe, np.array([p == pe for p in pe_types]), digital_layer_costs(design, workload, pe, wb, ab, tech)
+
+
 def _plan_bits(bits: int | Sequence[int] | Mapping[str, int], workload: Workload) -> np.ndarray:
     if isinstance(bits, Mapping):
         missing = [n for n in workload.layer_names if n not in bits]
@@ -105,6 +112,12 @@ def _plan_bits(bits: int | Sequence[int] | Mapping[str, int], workload: Workload
             raise ValueError(f"bits: no entry for layers {missing}")
         return np.array([int(bits[n]) for n in workload.layer_names], dtype=np.int64)
     return np.broadcast_to(np.asarray(bits, dtype=np.int64), (len(workload),)).copy()
+
+
+def _choice_bits(chs: Sequence[OperatorChoice], plan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer, the (weight, act) bits its choice runs at under the plan's bits (two arrays ``L``)."""
+    pairs = np.array([c.bits(int(b)) for c, b in zip(chs, plan)], dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
 
 
 @dataclass(frozen=True)
@@ -166,20 +179,18 @@ def operator_cost_table(design: DesignPoint, cim_macro: CimMacro, workload: Work
     wbits = np.zeros((n_layers, n_ch), dtype=np.int64)
     abits = np.zeros((n_layers, n_ch), dtype=np.int64)
     area: dict[str, float] = {}
+    memory = shared_memory(design, tech)
     for o, ch in enumerate(chs):
-        wb, ab = (np.array(v) for v in zip(*(ch.bits(int(b)) for b in plan)))
+        wb, ab = _choice_bits([ch] * n_layers, plan)
         wbits[:, o], abits[:, o] = wb, ab
         if ch.mode == "cim":
             cost = cim_layer_costs(cim_macro, workload, operator=ch.operator, weight_bits=wb, act_bits=ab,
-                                   tech=cim_tech, dram_gbps=design.dram_gbps, **shared_memory(design, tech))
+                                   tech=cim_tech, dram_gbps=design.dram_gbps, **memory)
             energy[:, o], latency[:, o] = cost.energy_j, cost.latency_s
             area[ch.name] = cim_macro.area_mm2(cim_tech)
             continue
-        pe_types = [ch.digital_pe_type(int(b)) for b in plan]
         area[ch.name] = 0.0
-        for pe in sorted(set(pe_types)):
-            sel = np.array([p == pe for p in pe_types])
-            d = digital_layer_costs(design, workload, pe, wb, ab, tech)
+        for _, sel, d in _digital_groups(design, workload, [ch.digital_pe_type(int(b)) for b in plan], wb, ab, tech):
             energy[sel, o], latency[sel, o], feasible[sel, o] = d.energy_j[sel], d.latency_s[sel], d.feasible[sel]
             area[ch.name] = max(area[ch.name], d.area_mm2)
     return OperatorCostTable(tuple(c.name for c in chs), tuple(workload.layer_names), energy, latency,
@@ -285,8 +296,7 @@ def hybrid_cost(design: DesignPoint, cim_macro: CimMacro, workload: Workload,
     chs: list[OperatorChoice] = [lookup_choice(n, where=f"assignment[{i}]") for i, n in enumerate(names)]
     plan = _plan_bits(bits, workload)
     n_layers = len(workload)
-    wb = np.array([c.bits(int(b))[0] for c, b in zip(chs, plan)], dtype=np.int64)
-    ab = np.array([c.bits(int(b))[1] for c, b in zip(chs, plan)], dtype=np.int64)
+    wb, ab = _choice_bits(chs, plan)
     on_cim = np.array([c.mode == "cim" for c in chs])
     energy, latency = np.zeros(n_layers), np.zeros(n_layers)
     per_layer: list[dict] = [{} for _ in range(n_layers)]
@@ -311,9 +321,7 @@ def hybrid_cost(design: DesignPoint, cim_macro: CimMacro, workload: Workload,
 
     area_digital = 0.0
     pe_types = [c.digital_pe_type(int(b)) if c.mode == "digital" else None for c, b in zip(chs, plan)]
-    for pe in sorted({p for p in pe_types if p is not None}):
-        sel = np.array([p == pe for p in pe_types])
-        d = digital_layer_costs(design, workload, pe, wb, ab, tech)
+    for pe, sel, d in _digital_groups(design, workload, pe_types, wb, ab, tech):
         energy[sel], latency[sel] = d.energy_j[sel], d.latency_s[sel]
         area_digital = max(area_digital, d.area_mm2)
         for i in np.flatnonzero(sel):

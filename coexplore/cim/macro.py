@@ -10,19 +10,15 @@ takes ``a`` array operations of one bit each (no DAC), otherwise one operation t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from coexplore.cim.technology import CimTechnology
-from coexplore.hardware.design import format_validation_error
+from coexplore.cim.technology import CimTechnology, validated
 
 CIM_OPERATORS: tuple[str, ...] = ("mac", "binary", "l1")
 """Operators a CIM macro runs: INT-n multiply-accumulate, binary weights, and the
 multiplication-free l1 operator ``y = -sum |x - w|`` of MF-Net (Nasrin et al., TCAS-I 2021)."""
-
-CimOperator = Literal["mac", "binary", "l1"]
 
 
 class CimMacroError(ValueError):
@@ -79,9 +75,4 @@ def load_cim_macro(path: str | Path) -> CimMacro:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise CimMacroError(f"{path}: cannot read CIM macro: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CimMacroError(f"{path}: expected a mapping with keys {list(CimMacro.model_fields)}")
-    try:
-        return CimMacro(**data)
-    except ValidationError as exc:
-        raise CimMacroError("\n".join(f"{path}: {line}" for line in format_validation_error(exc))) from exc
+    return validated(CimMacro, data, str(path), CimMacroError)

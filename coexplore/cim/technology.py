@@ -9,10 +9,10 @@ under ``calibration:``, so a user who brings measured macros gets a model fitted
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import yaml
@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from coexplore.hardware.design import format_validation_error
 
 DEFAULT_CIM_TECH = "cim_sram45.yaml"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class CimTechnologyError(ValueError):
@@ -139,21 +141,35 @@ def load_cim_technology(path: str | Path | None = None) -> CimTechnology:
         CimTechnologyError: naming the file and the dotted key of every problem.
     """
     if path is None:
-        text = resources.files("coexplore").joinpath("data", DEFAULT_CIM_TECH).read_text()
-        where = f"coexplore/data/{DEFAULT_CIM_TECH}"
-    else:
-        where = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise CimTechnologyError(f"{where}: cannot read CIM technology file: {exc}") from exc
+        return _default_technology()
+    where = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CimTechnologyError(f"{where}: cannot read CIM technology file: {exc}") from exc
+    return _parse(text, where)
+
+
+@lru_cache(maxsize=1)
+def _default_technology() -> CimTechnology:
+    """The packaged file, read and fitted once (the hybrid cost model asks for it every trial)."""
+    text = resources.files("coexplore").joinpath("data", DEFAULT_CIM_TECH).read_text()
+    return _parse(text, f"coexplore/data/{DEFAULT_CIM_TECH}")
+
+
+def _parse(text: str, where: str) -> CimTechnology:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CimTechnologyError(f"{where}: not valid YAML: {exc}") from exc
+    return validated(CimTechnology, data, where, CimTechnologyError)
+
+
+def validated(model: type[M], data: object, where: str, error: type[ValueError]) -> M:
+    """``model(**data)`` for parsed YAML ``data``; raise ``error`` naming ``where`` and each bad key."""
     if not isinstance(data, dict):
-        raise CimTechnologyError(f"{where}: expected a mapping with keys {list(CimTechnology.model_fields)}")
+        raise error(f"{where}: expected a mapping with keys {list(model.model_fields)}")
     try:
-        return CimTechnology(**data)
+        return model(**data)
     except ValidationError as exc:
-        raise CimTechnologyError("\n".join(f"{where}: {line}" for line in format_validation_error(exc))) from exc
+        raise error("\n".join(f"{where}: {line}" for line in format_validation_error(exc))) from exc

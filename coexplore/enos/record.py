@@ -20,6 +20,9 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 if TYPE_CHECKING:
     from coexplore.enos.runner import EnosCandidate
 
+SOURCE = "enos"
+"""The ``source`` user_attr of trials that ENOS proposed."""
+
 PARAM_PREFIX = "op."
 """Trial parameter name of a layer's operator choice: ``"op." + layer name``."""
 
@@ -44,7 +47,7 @@ def candidate_user_attrs(candidate: EnosCandidate) -> dict[str, Any]:
         "infeasible_reason": candidate.cost.infeasible_reason,
         "per_layer": candidate.cost.per_layer,
         "proxy_cache_hit": bool(candidate.extra.get("cache_hit", False)),
-        "source": "enos",
+        "source": SOURCE,
         "enos_label": candidate.label,
     }
     if candidate.energy_weight is not None:

@@ -31,10 +31,10 @@ from coexplore.enos.search import EnosConfig, EnosSearchResult, enos_search
 from coexplore.enos.supernet import EnosSupernet
 from coexplore.hardware.design import DesignPoint
 from coexplore.quant import quantizable_layers
+from coexplore.workload.layer import Workload
 
 if TYPE_CHECKING:
     from coexplore.accuracy import ProxyEvaluator, Splits
-    from coexplore.workload import Workload
 
 
 @dataclass
@@ -102,16 +102,14 @@ class EnosRunner:
         missing = [n for n in self.layer_names if n not in workload.layer_names]
         if missing:
             raise ValueError(f"workload {workload.name}: has no layers {missing} of the model")
-        from coexplore.workload import Workload as _Workload
-
-        self.workload = _Workload(workload.name, tuple(l for l in workload.layers if l.name in self.layer_names))
-        self.bits = bits
+        self.workload = Workload(workload.name, tuple(l for l in workload.layers if l.name in self.layer_names))
+        self.bits: int | list[int] = bits if isinstance(bits, int) else list(bits)
         self.finetune_steps, self.lr, self.batch_size, self.seed = finetune_steps, lr, batch_size, seed
         self.regularization_weight = regularization_weight
         self.tech, self.cim_tech = tech, cim_tech
         self.cache, self.cache_salt = cache, cache_salt
         self.table: OperatorCostTable = operator_cost_table(design, cim_macro, self.workload, choices=self.choices,
-                                                            bits=bits, tech=tech, cim_tech=cim_tech)
+                                                            bits=self.bits, tech=tech, cim_tech=cim_tech)
         self.baseline_accuracy = baseline_accuracy if baseline_accuracy is not None else \
             accuracy(copy.deepcopy(model), data.val_x, data.val_y)
 
@@ -131,8 +129,7 @@ class EnosRunner:
                  cim_macro: CimMacro | None = None) -> EnosSupernet:
         """A fresh supernet over the FP32 model (fixed to ``assignment`` if given), calibrated on a batch."""
         macro = cim_macro or self.cim_macro
-        sn = EnosSupernet(self.model, choices or self.choices, self.bits if isinstance(self.bits, int)
-                          else list(self.bits), rows=macro.rows, adc_bits=macro.adc_bits,
+        sn = EnosSupernet(self.model, choices or self.choices, self.bits, rows=macro.rows, adc_bits=macro.adc_bits,
                           layers=self.layer_names)
         if assignment is not None:
             sn.discretize(list(assignment))
@@ -167,7 +164,7 @@ class EnosRunner:
         return stable_hash({
             "v": 1, "kind": "enos-assignment", "checkpoint": self.cache_salt,
             "layers": [list(x) for x in zip(self.layer_names, assignment)],
-            "bits": self.bits if isinstance(self.bits, int) else list(self.bits),
+            "bits": self.bits,
             "cim": [macro.rows, macro.adc_bits] if uses_cim else None,
             "recipe": [steps, self.lr, self.batch_size, self.seed, self.regularization_weight],
         })

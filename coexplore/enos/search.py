@@ -143,9 +143,8 @@ def enos_search(
         ce = F.cross_entropy(supernet(train_x[idx]), train_y[idx])
         reg = regularization_loss(supernet)
         loss = ce + (config.regularization_weight * reg if reg is not None else 0.0)
-        expected = supernet.expected_cost(energy)
         if config.mode == "single" and search_alpha:
-            loss = loss + config.energy_weight * expected
+            loss = loss + config.energy_weight * supernet.expected_cost(energy)
         _check(loss, step, config.steps, bound, config.lr)
         w_opt.zero_grad(set_to_none=True)
         a_opt.zero_grad(set_to_none=True)

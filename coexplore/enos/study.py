@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from coexplore.cim.macro import CimMacro
+from coexplore.enos.record import SOURCE
 from coexplore.enos.search import EnosConfig, enos_search
 from coexplore.hardware.design import DesignPoint
 from coexplore.search import pareto
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from coexplore.search.hybrid import HybridTrialEvaluator
     from coexplore.search.space import SearchSpace
     from coexplore.search.study_config import StudyConfig
-
-SOURCE = "enos"
-"""The ``source`` user_attr of trials that ENOS proposed."""
 
 
 class EnosStudyError(RuntimeError):
@@ -95,10 +92,9 @@ def _evaluate(study: optuna.Study, evaluator: HybridTrialEvaluator, params: dict
 
     def objective(trial: optuna.Trial) -> list[float]:
         values = list(evaluator(trial))
-        front = [t.values for t in pareto.completed_feasible(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))]
-        if trial.user_attrs.get("feasible"):
-            front.append(values)
-        trial.set_user_attr("hypervolume", pareto.hypervolume(np.array(front), directions, reference) if front else 0.0)
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        trial.set_user_attr("hypervolume", pareto.hypervolume_with(
+            done, values if trial.user_attrs.get("feasible") else None, directions, reference))
         return values
 
     for _ in range(1 + len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))):

@@ -110,3 +110,18 @@ def test_macro_area_grows_with_adc_bits_and_macro_count():
     base = CimMacro().area_mm2(TECH)
     assert CimMacro(adc_bits=8).area_mm2(TECH) > base
     assert CimMacro(n_macros=64).area_mm2(TECH) == pytest.approx(2 * base)
+
+
+def test_bad_macro_file_names_the_file_and_every_bad_key(tmp_path):
+    from coexplore.cim import CimMacroError, load_cim_macro
+
+    bad = tmp_path / "macro.yaml"
+    bad.write_text("rows: 1\nadc_bit: 5\n")
+    with pytest.raises(CimMacroError, match=r"macro.yaml: rows: .*\n.*macro.yaml: adc_bit: unknown key"):
+        load_cim_macro(bad)
+    bad.write_text("- rows\n")
+    with pytest.raises(CimMacroError, match=r"macro.yaml: expected a mapping with keys \['rows'"):
+        load_cim_macro(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text("rows: 128\nadc_bits: 6\n")
+    assert load_cim_macro(good) == CimMacro(rows=128, adc_bits=6)

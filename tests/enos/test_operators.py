@@ -92,9 +92,10 @@ def test_supernet_expected_cost_is_the_probability_weighted_sum():
     with torch.no_grad():
         sn.arch_parameters()[0].copy_(torch.tensor([0.0, 1.0, 2.0]))
     cost = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    # Layer 0: softmax([0, 1, 2]) weights costs 1, 2, 3; layer 1 keeps alpha = 0 (uniform: mean 5).
+    expected = float(torch.softmax(torch.tensor([0.0, 1.0, 2.0]), dim=0) @ cost[0]) + 5.0
     with torch.no_grad():
-        probs = sn.probabilities()
-        assert float(sn.expected_cost(cost)) == pytest.approx(float((probs * cost).sum()))
+        assert float(sn.expected_cost(cost)) == pytest.approx(expected)
     assert sn.assignment() == ["mac@cim", "mac@digital"]
 
 
