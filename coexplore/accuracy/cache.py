@@ -19,10 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, insert, select
+from sqlalchemy import (
+    Column,
+    Float,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 TABLE_NAME = "coexplore_proxy_results"
+
+_INSERT_OR_IGNORE = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+"""Dialects whose ``INSERT ... ON CONFLICT DO NOTHING`` skips a stored key without an error."""
 
 
 def stable_hash(obj: Any) -> str:
@@ -110,11 +125,10 @@ class ResultCache:
             "detail": json.dumps(detail, sort_keys=True, default=str),
             "created_unix": time.time(),
         }
-        dialect = self.engine.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
+        insert_or_ignore = _INSERT_OR_IGNORE.get(self.engine.dialect.name)
+        if insert_or_ignore is not None:
             stmt = (
-                module.insert(self.table)
+                insert_or_ignore(self.table)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=["key"])
             )
@@ -128,7 +142,7 @@ class ResultCache:
 
     def __len__(self) -> int:
         with self.engine.connect() as conn:
-            return len(conn.execute(select(self.table.c.key)).all())
+            return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
 
     def dispose(self) -> None:
         """Close the connection pool."""

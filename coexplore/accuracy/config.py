@@ -11,6 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field
 MACS_PER_THREAD = 200_000_000
 """Work (multiply-accumulates per training batch) that justifies one more torch thread."""
 
+# Recipe key (as hashed into the cache keys: renaming one orphans every cached entry) -> field.
+_SHARED_RECIPE = {"seed": "seed", "batch_size": "batch_size", "weight_decay": "weight_decay"}
+PRETRAIN_RECIPE = {"epochs": "pretrain_epochs", "lr": "pretrain_lr", **_SHARED_RECIPE}
+"""Fields of the FP32 pretraining recipe, part of the checkpoint's key."""
+FINETUNE_RECIPE = {
+    "steps": "finetune_steps",
+    "lr": "lr",
+    "quantizer_lr_scale": "quantizer_lr_scale",
+    "distribution_loss_weight": "distribution_loss_weight",
+    **_SHARED_RECIPE,
+}
+"""Fields of the quantization-aware fine-tune recipe, part of every result's key."""
+
 
 class ProxyConfig(BaseModel):
     """Everything the proxy's accuracy depends on, plus where and how fast it runs.
@@ -58,9 +71,10 @@ class ProxyConfig(BaseModel):
         """Threads to give torch: ``threads`` when set, else the cores this process may use.
 
         With ``batch_macs`` (multiply-accumulates of one training batch) and no explicit
-        ``threads``, one thread per ``MACS_PER_THREAD`` of work at most: the digits CNN (about
-        0.06 G MACs a batch) ran 12 ms a step on one thread but 50-140 ms on two while other
-        jobs shared this 2-core machine (2026-11-23), since idle threads spin and synchronize.
+        ``threads``, one thread per ``MACS_PER_THREAD`` of work at most: the digits CNN (0.015 G
+        MACs in a 64-sample batch's forward pass) ran 12 ms a step on one thread but 50-140 ms
+        on two while other jobs shared this 2-core machine (2026-11-23), since idle threads spin
+        and synchronize.
         """
         if self.threads:
             return self.threads
@@ -82,22 +96,8 @@ class ProxyConfig(BaseModel):
 
     def pretrain_recipe(self) -> dict:
         """The fields the FP32 checkpoint depends on (besides model and data)."""
-        return {
-            "seed": self.seed,
-            "epochs": self.pretrain_epochs,
-            "lr": self.pretrain_lr,
-            "batch_size": self.batch_size,
-            "weight_decay": self.weight_decay,
-        }
+        return {key: getattr(self, name) for key, name in PRETRAIN_RECIPE.items()}
 
     def finetune_recipe(self) -> dict:
         """The fields a fine-tuned accuracy depends on (besides plan, model, data, checkpoint)."""
-        return {
-            "seed": self.seed,
-            "steps": self.finetune_steps,
-            "lr": self.lr,
-            "quantizer_lr_scale": self.quantizer_lr_scale,
-            "batch_size": self.batch_size,
-            "weight_decay": self.weight_decay,
-            "distribution_loss_weight": self.distribution_loss_weight,
-        }
+        return {key: getattr(self, name) for key, name in FINETUNE_RECIPE.items()}

@@ -108,20 +108,24 @@ class ProxyEvaluator:
             self.device = torch.device(config.resolved_device())
         except RuntimeError as exc:
             raise ProxyError(f"proxy.device: {exc}; allowed: auto, cpu, cuda, cuda:N") from exc
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ProxyError(
-                "proxy.device: cuda requested but no GPU is available; use auto or cpu"
-            )
+        if self.device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ProxyError(
+                    "proxy.device: cuda requested but no GPU is available; use auto or cpu"
+                )
+            # Deterministic cuBLAS needs this before the first GPU matmul (pretraining included).
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         sample = torch.zeros(2, *self.input_shape[1:])
         with torch.random.fork_rng(devices=[]):
             model = self._new_model()
         self.layer_names: list[str] = quantizable_layers(model, sample)
-        from coexplore.workload import from_module
-
-        self.macs_per_sample = from_module(model, (1, *self.input_shape[1:]), self.model_name).macs
-        self.threads = config.resolved_threads(self.macs_per_sample * config.batch_size)
         if not self.layer_names:
             raise ProxyError(f"model {self.model_name}: has no Conv2d/Linear layer to quantize")
+        from coexplore.workload import from_module
+
+        self._workload = from_module(model, self.input_shape, self.model_name)
+        self.macs_per_sample = self._workload.macs
+        self.threads = config.resolved_threads(self.macs_per_sample * config.batch_size)
         self.pretrain_key = stable_hash(
             {
                 "v": CACHE_VERSION,
@@ -210,12 +214,11 @@ class ProxyEvaluator:
         return float(self._ensure_pretrained()["val_accuracy"])
 
     def workload(self) -> Workload:
-        """The model's layer shapes for the PPA model, under the same layer names as the plans."""
-        from coexplore.workload import from_module
+        """The model's layer shapes for the PPA model, under the same layer names as the plans.
 
-        with torch.random.fork_rng(devices=[]):
-            model = self._new_model().eval()
-        return from_module(model, self.input_shape, self.model_name)
+        Traced once when the evaluator is built (batch of 1); a :class:`Workload` is immutable.
+        """
+        return self._workload
 
     # ------------------------------------------------------------------------------ evaluation
     def key(self, plan: QuantPlan) -> str:
@@ -269,8 +272,6 @@ class ProxyEvaluator:
 
     def _finetune(self, plan: QuantPlan) -> float:
         cfg, t = self.config, self._tensors()
-        if self.device.type == "cuda":
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         with _torch_settings(self.threads):
             model = quantize_model(
                 self.fp32_model(), plan, inplace=True, layer_names=self.layer_names

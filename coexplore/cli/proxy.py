@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -14,6 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coexplore.hardware.design import PE_TYPES
+
+if TYPE_CHECKING:
+    from coexplore.accuracy import ProxyConfig, ProxyEvaluator
+    from coexplore.accuracy.training import Progress as ProgressCallback
 
 app = typer.Typer(
     help="Accuracy proxy: quantize, fine-tune briefly, validate.", no_args_is_help=True
@@ -36,7 +40,21 @@ _OPTION_OF_FIELD = {
 }
 
 
-def _fail(option: str, message: str) -> None:
+# Options every command shares.
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="Model name or module:factory (default: the data set's)."),
+]
+DatasetOption = Annotated[str, typer.Option("--dataset", help="Data set: digits or cifar10.")]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Folder of the data set's files (CIFAR-10).")
+]
+CacheDirOption = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Checkpoint and result cache folder.")
+]
+
+
+def _fail(option: str, message: str) -> NoReturn:
     """Print one line naming the option and exit with status 2 (bad usage)."""
     typer.echo(f"error: {option}: {message}", err=True)
     raise typer.Exit(2)
@@ -66,7 +84,7 @@ def parse_layer_bits(text: str | None, option: str) -> dict[str, int]:
     return out
 
 
-def _validation_exit(err: ValidationError) -> None:
+def _validation_exit(err: ValidationError) -> NoReturn:
     first = err.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else ""
     option = _OPTION_OF_FIELD.get(field, field or "input")
@@ -92,6 +110,26 @@ def _option_of_error(exc: Exception) -> str:
     return "--model"
 
 
+def _open_evaluator(
+    config: ProxyConfig,
+    cache_dir: Path | None,
+    cache_url: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ProxyEvaluator:
+    """The evaluator of ``config``; a set-up error exits naming the option it is about."""
+    from coexplore.accuracy import ProxyError, ProxyEvaluator
+
+    try:
+        return ProxyEvaluator(
+            config,
+            cache_dir=cache_dir or default_cache_dir(),
+            cache_url=cache_url,
+            progress=progress,
+        )
+    except ProxyError as exc:
+        _fail(_option_of_error(exc), str(exc))
+
+
 @app.command("evaluate")
 def evaluate(
     pe_type: Annotated[str, typer.Option("--pe-type", help=f"PE type: {', '.join(PE_TYPES)}.")],
@@ -111,16 +149,9 @@ def evaluate(
     pin_first_last: Annotated[
         int | None, typer.Option("--pin-first-last", help="Bits of the first and last layer.")
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", help="Model name or module:factory (default: the data set's)."),
-    ] = None,
-    dataset: Annotated[
-        str, typer.Option("--dataset", help="Data set: digits or cifar10.")
-    ] = "digits",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Folder of the data set's files (CIFAR-10).")
-    ] = None,
+    model: ModelOption = None,
+    dataset: DatasetOption = "digits",
+    data_dir: DataDirOption = None,
     steps: Annotated[
         int | None, typer.Option("--steps", help="Fine-tune steps (default: the proxy's).")
     ] = None,
@@ -132,16 +163,14 @@ def evaluate(
         typer.Option("--threads", help="Torch threads (default: by model size and cores)."),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Checkpoint and result cache folder.")
-    ] = None,
+    cache_dir: CacheDirOption = None,
     cache_url: Annotated[
         str | None, typer.Option("--cache-url", help="SQLAlchemy URL of the result cache.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Quantize the model by a plan, fine-tune briefly, print accuracy, baseline, drop and time."""
-    from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
+    from coexplore.accuracy import ProxyConfig, ProxyError
     from coexplore.quant import QuantPlan, QuantPlanError
 
     if fmt not in ("table", "json"):
@@ -188,15 +217,7 @@ def evaluate(
                 tasks[phase] = bar.add_task(phase, total=total)
             bar.update(tasks[phase], completed=done)
 
-        try:
-            ev = ProxyEvaluator(
-                config,
-                cache_dir=cache_dir or default_cache_dir(),
-                cache_url=cache_url,
-                progress=progress,
-            )
-        except ProxyError as exc:
-            _fail(_option_of_error(exc), str(exc))
+        ev = _open_evaluator(config, cache_dir, cache_url, progress)
         try:
             result = ev.evaluate(plan)
         except QuantPlanError as exc:
@@ -212,14 +233,9 @@ def evaluate(
             raise typer.Exit(1)
         finally:
             ev.close()
-    payload = {
-        "accuracy": result.accuracy,
-        "baseline_accuracy": result.baseline_accuracy,
-        "drop": result.drop,
-        "seconds": result.seconds,
-        "cache_hit": result.cache_hit,
-    }
     if fmt == "json":
+        payload = result.to_dict()
+        del payload["key"]  # the cache key is internal
         typer.echo(json.dumps(payload))
         return
     table = Table(title=f"proxy: {ev.model_name} on {dataset}, {pe_type}")
@@ -237,31 +253,19 @@ def evaluate(
 
 @app.command("layers")
 def layers(
-    model: Annotated[
-        str | None, typer.Option("--model", help="Model name or module:factory.")
-    ] = None,
-    dataset: Annotated[
-        str, typer.Option("--dataset", help="Data set: digits or cifar10.")
-    ] = "digits",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Folder of the data set's files.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Checkpoint and result cache folder.")
-    ] = None,
+    model: ModelOption = None,
+    dataset: DatasetOption = "digits",
+    data_dir: DataDirOption = None,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """List the quantizable layer names (forward order) that --layer-bits accepts."""
-    from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
+    from coexplore.accuracy import ProxyConfig
 
     try:
-        ev = ProxyEvaluator(
-            ProxyConfig(model=model, dataset=dataset, data_dir=data_dir),
-            cache_dir=cache_dir or default_cache_dir(),
-        )
+        config = ProxyConfig(model=model, dataset=dataset, data_dir=data_dir)
     except ValidationError as exc:
         _validation_exit(exc)
-    except ProxyError as exc:
-        _fail(_option_of_error(exc), str(exc))
+    ev = _open_evaluator(config, cache_dir)
     for name in ev.layer_names:
         typer.echo(name)
     ev.close()

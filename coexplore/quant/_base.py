@@ -17,7 +17,7 @@ from torch import nn
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
     """Round to the nearest integer forward; identity gradient backward (straight-through)."""
-    return torch.round(x.detach()) + (x - x.detach())
+    return straight_through(torch.round(x), x)
 
 
 def scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -51,6 +51,13 @@ class WeightQuantizer(nn.Module, ABC):
         super().__init__()
         self.bits = int(bits)
 
+    @classmethod
+    def check_bits(cls, bits: int) -> None:
+        """Raise ValueError, saying what is allowed, when the scheme cannot take ``bits``.
+
+        Subclasses with options (a power-of-two quantizer's ``terms``) take them as keywords too.
+        """
+
     @abstractmethod
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         """Weight values on the grid, same shape; gradients pass straight through."""
@@ -74,6 +81,10 @@ class ActQuantizer(nn.Module, ABC):
         self.bits = int(bits)
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
         self.regularization: torch.Tensor | None = None
+
+    @classmethod
+    def check_bits(cls, bits: int) -> None:
+        """Raise ValueError, saying what is allowed, when the scheme cannot take ``bits``."""
 
     @abstractmethod
     def calibrate(self, x: torch.Tensor) -> None:

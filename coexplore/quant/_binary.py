@@ -82,6 +82,10 @@ class BinaryWeightQuantizer(WeightQuantizer):
 
     def __init__(self, bits: int, weight: torch.Tensor) -> None:
         super().__init__(bits, weight)
+        self.check_bits(bits)
+
+    @classmethod
+    def check_bits(cls, bits: int) -> None:
         if bits != 1:
             raise ValueError(f"binary weight quantizer: bits must be 1, got {bits}")
 
@@ -99,11 +103,15 @@ class BinaryActQuantizer(ActQuantizer):
 
     def __init__(self, bits: int = 1) -> None:
         super().__init__(bits)
-        if bits != 1:
-            raise ValueError(f"binary activation quantizer: bits must be 1, got {bits}")
+        self.check_bits(bits)
         self.shift = nn.Parameter(torch.zeros(1))
         self.register_buffer("spread", torch.ones(1))
         self.register_buffer("magnitude", torch.ones(()))
+
+    @classmethod
+    def check_bits(cls, bits: int) -> None:
+        if bits != 1:
+            raise ValueError(f"binary activation quantizer: bits must be 1, got {bits}")
 
     def calibrate(self, x: torch.Tensor) -> None:
         dims = [d for d in range(x.ndim) if d != 1]

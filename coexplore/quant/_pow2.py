@@ -75,15 +75,20 @@ class PowerOfTwoWeightQuantizer(WeightQuantizer):
 
     def __init__(self, bits: int, weight: torch.Tensor, terms: int = 1) -> None:
         super().__init__(bits, weight)
+        self.check_bits(bits, terms=terms)
+        self.terms = terms
+        self.n_exponents = exponent_count(bits, terms)
+
+    @classmethod
+    def check_bits(cls, bits: int, terms: int = 1) -> None:
         if terms not in (1, 2):
             raise ValueError(f"power-of-two quantizer: terms must be 1 or 2, got {terms}")
         if bits < 2 * terms or bits > 16:
             raise ValueError(
-                f"power-of-two quantizer with {terms} term(s): bits must be in {2 * terms}..16 "
-                f"(a sign and at least one exponent bit per term), got {bits}"
+                f"power-of-two quantizer with {terms} term(s) needs at least {2 * terms} bits "
+                f"(a sign and an exponent bit per term): bits must be in {2 * terms}..16, "
+                f"got {bits}"
             )
-        self.terms = terms
-        self.n_exponents = exponent_count(bits, terms)
 
     def exponent_range(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel ``(e_min, e_max)`` broadcastable to ``weight``."""

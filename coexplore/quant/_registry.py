@@ -52,16 +52,21 @@ class LayerQuantSpec:
     act_bits: int
     weight_options: dict[str, Any] = field(default_factory=dict)
 
-    def build(self, weight: torch.Tensor) -> tuple[WeightQuantizer, ActQuantizer]:
-        """Instantiate the weight and activation quantizers for a layer with this ``weight``."""
+    def check(self) -> None:
+        """Raise ValueError naming the layer when a quantizer cannot take this spec's bits."""
         try:
-            wq = WEIGHT_QUANTIZERS[self.weight_scheme](
-                self.weight_bits, weight, **self.weight_options
+            WEIGHT_QUANTIZERS[self.weight_scheme].check_bits(
+                self.weight_bits, **self.weight_options
             )
-            aq = ACT_QUANTIZERS[self.act_scheme](self.act_bits)
+            ACT_QUANTIZERS[self.act_scheme].check_bits(self.act_bits)
         except ValueError as exc:
             raise ValueError(f"layer {self.name}: {exc}") from exc
-        return wq, aq
+
+    def build(self, weight: torch.Tensor) -> tuple[WeightQuantizer, ActQuantizer]:
+        """Instantiate the weight and activation quantizers for a layer with this ``weight``."""
+        self.check()
+        wq = WEIGHT_QUANTIZERS[self.weight_scheme](self.weight_bits, weight, **self.weight_options)
+        return wq, ACT_QUANTIZERS[self.act_scheme](self.act_bits)
 
     def canonical(self) -> list:
         """JSON-able identity of the quantizers (what the accuracy depends on)."""

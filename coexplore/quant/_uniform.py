@@ -57,13 +57,17 @@ class UniformWeightQuantizer(WeightQuantizer):
 
     def __init__(self, bits: int, weight: torch.Tensor) -> None:
         super().__init__(bits, weight)
-        _check_bits(bits, "weight")
+        self.check_bits(bits)
         self.q_n = 2 ** (bits - 1)
         self.q_p = 2 ** (bits - 1) - 1
         flat = weight.detach().reshape(weight.shape[0], -1).abs()
         step = _lsq_step(flat.mean(dim=1), flat.amax(dim=1), self.q_p)
         self.step = nn.Parameter(step)
         self._grad_scale = 1.0 / math.sqrt(flat.shape[1] * self.q_p)
+
+    @classmethod
+    def check_bits(cls, bits: int) -> None:
+        _check_bits(bits, "weight")
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         step = per_channel_view(scale_grad(self.step, self._grad_scale), weight.ndim)
@@ -84,9 +88,13 @@ class UniformActQuantizer(ActQuantizer):
 
     def __init__(self, bits: int) -> None:
         super().__init__(bits)
-        _check_bits(bits, "activation")
+        self.check_bits(bits)
         self.step = nn.Parameter(torch.ones(()))
         self.register_buffer("signed", torch.zeros((), dtype=torch.bool))
+
+    @classmethod
+    def check_bits(cls, bits: int) -> None:
+        _check_bits(bits, "activation")
 
     def _range(self) -> tuple[int, int]:
         if bool(self.signed):

@@ -11,8 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from coexplore.hardware.design import NATIVE_BITS, PeType
 from coexplore.quant._registry import LayerQuantSpec, layer_spec
 
-Bits = int
-
 
 class QuantPlanError(ValueError):
     """A plan does not fit a model (unknown layer names, bits a quantizer cannot take)."""
@@ -40,8 +38,8 @@ class QuantPlan(BaseModel):
     pe_type: PeType = "int8"
     weight_bits: int | None = Field(default=None, ge=1, le=16)
     act_bits: int | None = Field(default=None, ge=1, le=16)
-    layer_weight_bits: dict[str, Bits] = Field(default_factory=dict)
-    layer_act_bits: dict[str, Bits] = Field(default_factory=dict)
+    layer_weight_bits: dict[str, int] = Field(default_factory=dict)
+    layer_act_bits: dict[str, int] = Field(default_factory=dict)
     pin_first_last: int | None = Field(default=None, ge=1, le=16)
 
     def default_bits(self) -> tuple[int, int]:
@@ -74,7 +72,7 @@ class QuantPlan(BaseModel):
         for name, w, a in zip(layer_names, weights, acts):
             try:
                 spec = layer_spec(self.pe_type, name, w, a)
-                _check_spec(spec)
+                spec.check()
             except ValueError as exc:
                 raise QuantPlanError(str(exc)) from exc
             specs.append(spec)
@@ -125,13 +123,3 @@ def _valid_bits(value: int, field: str, key: str) -> int:
     if not isinstance(value, int) or not 1 <= value <= 16:
         raise QuantPlanError(f"{field}.{key}: bits must be an integer in 1..16, got {value!r}")
     return value
-
-
-def _check_spec(spec: LayerQuantSpec) -> None:
-    """Raise ValueError when a spec's bits do not suit its scheme (same rules as the quantizers)."""
-    terms = spec.weight_options.get("terms", 1)
-    if spec.weight_scheme == "pow2" and spec.weight_bits < 2 * terms:
-        raise ValueError(
-            f"layer {spec.name}: power-of-two weights with {terms} term(s) need at least {2 * terms} "
-            f"bits (a sign and an exponent bit per term), got {spec.weight_bits}"
-        )

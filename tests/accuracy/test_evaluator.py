@@ -37,6 +37,7 @@ def test_layer_names_and_input_shape_describe_the_default_digits_model(
 def test_workload_layers_carry_the_plan_layer_names(evaluator: ProxyEvaluator) -> None:
     workload = evaluator.workload()
     assert workload.layer_names == evaluator.layer_names
+    assert workload.layers[0].n == 1 and workload.macs == evaluator.macs_per_sample
 
 
 def test_result_has_fractions_and_drop_is_baseline_minus_accuracy(
@@ -48,9 +49,18 @@ def test_result_has_fractions_and_drop_is_baseline_minus_accuracy(
     assert not r.cache_hit and r.seconds > 0
 
 
-def test_second_evaluation_hits_the_cache_without_training(evaluator: ProxyEvaluator) -> None:
+def test_second_evaluation_hits_the_cache_without_training(
+    evaluator: ProxyEvaluator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = evaluator.evaluate(QuantPlan(pe_type="int4"))
     runs = evaluator.training_runs
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cache hit must build no model and load no data")
+
+    monkeypatch.setattr(evaluator, "_new_model", forbidden)
+    monkeypatch.setattr("coexplore.accuracy.evaluator.load_dataset", forbidden)
+    monkeypatch.setattr("coexplore.accuracy.evaluator.load_checkpoint", forbidden)
     second = evaluator.evaluate(QuantPlan(pe_type="int4"))
     assert second.cache_hit and evaluator.training_runs == runs
     assert (second.accuracy, second.key) == (first.accuracy, first.key)
@@ -68,7 +78,7 @@ def test_cache_lives_in_the_database_not_in_process_memory(
     assert again.cache_hit and again.accuracy == first.accuracy and other.training_runs == 0
 
 
-def test_default_cache_is_an_sqlite_file_in_the_cache_dir(tmp_path: Path, shared_dir: Path) -> None:
+def test_default_cache_is_an_sqlite_file_in_the_cache_dir(shared_dir: Path) -> None:
     ev = ProxyEvaluator(ProxyConfig(**TINY), cache_dir=shared_dir)
     assert (shared_dir / "proxy_cache.db").is_file() and ev.cache.url.startswith("sqlite:///")
 
