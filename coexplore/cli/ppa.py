@@ -8,9 +8,12 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from coexplore.workload import Workload
 
 app = typer.Typer(help="Analytical power, performance and area of accelerator designs.", no_args_is_help=True)
 
@@ -26,6 +29,16 @@ def _fail(message: str) -> None:
     for line in message.splitlines():
         typer.echo(f"error: {line}", err=True)
     raise typer.Exit(2)
+
+
+def _resolve_workload(spec: str) -> Workload:
+    """The workload named by ``--workload``, or exit naming the option and what was wrong."""
+    from coexplore.workload import resolve
+
+    try:
+        return resolve(spec)
+    except (KeyError, ValueError) as exc:
+        _fail(f"--workload {spec}: {exc.args[0] if exc.args else exc}")
 
 
 def _fmt(v: object) -> str:
@@ -94,16 +107,12 @@ def evaluate(
     from coexplore.hardware.characterization import CharacterizationError
     from coexplore.hardware.technology import TechError, TechnologyTable
     from coexplore.ppa import evaluate_point
-    from coexplore.workload import resolve
 
     try:
         design = load_design(hw)
     except DesignError as exc:
         _fail(str(exc))
-    try:
-        wl = resolve(workload)
-    except (KeyError, ValueError) as exc:
-        _fail(f"--workload {workload}: {exc.args[0] if exc.args else exc}")
+    wl = _resolve_workload(workload)
     table = None
     if tech is not None:
         try:
@@ -137,7 +146,6 @@ def sweep(
     from coexplore.search.configio import ConfigError
     from coexplore.search.space import load_space
     from coexplore.search.sweep import run_sweep
-    from coexplore.workload import resolve
 
     if out.suffix not in (".csv", ".parquet"):
         _fail(f"--out {out}: must end in .csv or .parquet")
@@ -145,10 +153,7 @@ def sweep(
         sp = load_space(space)
     except ConfigError as exc:
         _fail(str(exc))
-    try:
-        wl = resolve(workload)
-    except (KeyError, ValueError) as exc:
-        _fail(f"--workload {workload}: {exc.args[0] if exc.args else exc}")
+    wl = _resolve_workload(workload)
     df = run_sweep(sp, wl, samples=samples, seed=seed, progress=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":

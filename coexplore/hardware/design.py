@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
@@ -28,6 +28,10 @@ NATIVE_BITS: dict[str, tuple[int, int]] = {
     "lightpe2": (8, 8),
     "binary": (1, 1),
 }
+
+NATIVE_BITS_BY_CODE: np.ndarray = np.array([NATIVE_BITS[name] for name in PE_TYPES], dtype=np.float64)
+""":data:`NATIVE_BITS` as a ``types x 2`` float array indexed by PE type code (weight, activation)."""
+NATIVE_BITS_BY_CODE.flags.writeable = False
 
 PeType = Literal["int16", "int8", "int4", "lightpe1", "lightpe2", "binary"]
 Dataflow = Literal["row_stationary", "weight_stationary", "output_stationary"]
@@ -79,14 +83,35 @@ class DesignPoint(BaseModel):
         return self.pe_rows * self.pe_cols
 
 
-def format_validation_error(err: ValidationError, prefix: str = "") -> list[str]:
-    """One line per problem, each naming the dotted field path and what is wrong."""
+def format_validation_error(
+    err: ValidationError,
+    prefix: str = "",
+    *,
+    skip_loc: Callable[[str], bool] | None = None,
+    plain: bool = False,
+) -> list[str]:
+    """One line per problem, each naming the dotted field path and what is wrong.
+
+    Args:
+        err: the validation error.
+        prefix: dotted path of the validated mapping ("" at the top).
+        skip_loc: location parts to leave out of the path (e.g. tags of discriminated unions).
+        plain: word messages for users of YAML files ("missing required key", no "Value error, ").
+    """
     lines = []
     for e in err.errors():
-        path = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        loc = [str(p) for p in e["loc"] if skip_loc is None or not skip_loc(str(p))]
+        path = ".".join(p for p in (prefix, *loc) if p != "")
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif plain and e["type"] == "missing":
+            msg = "missing required key"
+        elif plain:
+            for pydantic_prefix in ("Value error, ", "Assertion failed, "):
+                if msg.startswith(pydantic_prefix):
+                    msg = msg[len(pydantic_prefix):]
+                    break
         lines.append(f"{path or '<root>'}: {msg}")
     return lines
 

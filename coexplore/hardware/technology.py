@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from coexplore.hardware.characterization import Characterization, load_characterization
-from coexplore.hardware.design import NATIVE_BITS, PE_TYPES
+from coexplore.hardware.design import NATIVE_BITS_BY_CODE, PE_TYPES
 from coexplore.hardware.fitting import FitReport, PolyCurve
 
 
@@ -152,18 +152,12 @@ class TechnologyTable:
     ) -> np.ndarray:
         """Energy per operation (pJ) by PE type code and operating bits (broadcast together);
         at ``node_nm`` when given, else at the reference node."""
-        from coexplore.hardware.pe import PE_MODELS
-
-        code, wb, ab = np.broadcast_arrays(np.asarray(pe_code), np.asarray(wb, float), np.asarray(ab, float))
-        out = np.empty(code.shape, dtype=np.float64)
-        for i in np.unique(code):
-            m = code == i
-            out[m] = PE_MODELS[PE_TYPES[int(i)]].energy_pj(self, wb[m], ab[m])
-        return self._at(out, node_nm, self.energy_scale)
+        return self._at(self._by_type("energy_pj", pe_code, wb, ab), node_nm, self.energy_scale)
 
     def pe_area_um2(self, pe_code: np.ndarray, node_nm: np.ndarray | float | None = None) -> np.ndarray:
         """PE logic area (um^2) by PE type code, at the type's native bits (and ``node_nm``)."""
-        area = self._per_type(pe_code, lambda name, nw, na: _pe_model(name).area_um2(self, nw, na))
+        native = NATIVE_BITS_BY_CODE[np.asarray(pe_code)]
+        area = self._by_type("area_um2", pe_code, native[..., 0], native[..., 1])
         return self._at(area, node_nm, self.area_scale)
 
     @staticmethod
@@ -172,19 +166,23 @@ class TechnologyTable:
 
     def accumulator_bits(self, pe_code: np.ndarray, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Partial-sum width by PE type code and operating bits (broadcast together)."""
+        return self._by_type("accumulator_bits", pe_code, wb, ab)
+
+    def _by_type(self, method: str, pe_code: np.ndarray, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """``PEModel.<method>(self, wb, ab)`` of each element's PE type (arrays broadcast together)."""
         code, wb, ab = np.broadcast_arrays(np.asarray(pe_code), np.asarray(wb, float), np.asarray(ab, float))
         out = np.empty(code.shape, dtype=np.float64)
         for i in np.unique(code):
             m = code == i
-            out[m] = _pe_model(PE_TYPES[int(i)]).accumulator_bits(self, wb[m], ab[m])
+            out[m] = getattr(_pe_model(PE_TYPES[int(i)]), method)(self, wb[m], ab[m])
         return out
 
-    def _per_type(self, pe_code: np.ndarray, fn: Callable) -> np.ndarray:
-        code = np.asarray(pe_code)
-        table = np.array([float(np.asarray(fn(n, *NATIVE_BITS[n]))) for n in PE_TYPES])
-        return table[code]
-
     # ---------------------------------------------------------------- memories
+    def _measured_or(self, quantity: str, size_bytes: np.ndarray, default: Callable) -> np.ndarray:
+        """The user's curve for a memory quantity at ``size_bytes``, else ``default(size_bytes)``."""
+        user = self.user_curve(quantity)
+        return (default if user is None else user)(size_bytes)
+
     def glb_energy_pj_per_bit(
         self, size_bytes: np.ndarray,
         node_nm: np.ndarray | float | None = None,
@@ -193,13 +191,8 @@ class TechnologyTable:
 
         At ``node_nm`` when given, else at the reference node (as every method here).
         """
-        return self._at(self._glb_energy_pj_per_bit(size_bytes), node_nm, self.energy_scale)
-
-    def _glb_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
-        user = self.user_curve("glb_energy_pj_per_bit")
-        if user is not None:
-            return user(size_bytes)
-        return self.curve("sram_energy_pj_per_bit")(size_bytes)
+        value = self._measured_or("glb_energy_pj_per_bit", size_bytes, self.curve("sram_energy_pj_per_bit"))
+        return self._at(value, node_nm, self.energy_scale)
 
     def spad_energy_pj_per_bit(
         self, size_bytes: np.ndarray,
@@ -207,12 +200,10 @@ class TechnologyTable:
     ) -> np.ndarray:
         """Register-file scratchpad energy per bit: 1x a 16-bit MAC per 16-bit access at 0.5 kB
         ([E16]), scaled with size by the SRAM curve's exponent."""
-        return self._at(self._spad_energy_pj_per_bit(size_bytes), node_nm, self.energy_scale)
+        value = self._measured_or("spad_energy_pj_per_bit", size_bytes, self._rf_energy_pj_per_bit)
+        return self._at(value, node_nm, self.energy_scale)
 
-    def _spad_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
-        user = self.user_curve("spad_energy_pj_per_bit")
-        if user is not None:
-            return user(size_bytes)
+    def _rf_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
         sram = self.curve("sram_energy_pj_per_bit")
         alpha = sram.coef[1] if sram.log and len(sram.coef) > 1 else 0.5
         ref = self.const("rf_energy_vs_mac16") * self.mac16_energy_pj() / 16.0
@@ -224,27 +215,18 @@ class TechnologyTable:
         node_nm: np.ndarray | float | None = None,
     ) -> np.ndarray:
         """SRAM area per bit: 6T cell over array efficiency ([M07], [ASSUME])."""
-        return self._at(self._glb_area_um2_per_bit(size_bytes), node_nm, self.area_scale)
-
-    def _glb_area_um2_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
-        user = self.user_curve("glb_area_um2_per_bit")
-        if user is not None:
-            return user(size_bytes)
         per_bit = self.const("sram_cell_area_um2") / self.const("sram_array_efficiency")
-        return np.full(np.shape(size_bytes), per_bit)
+        value = self._measured_or("glb_area_um2_per_bit", size_bytes, lambda x: np.full(np.shape(x), per_bit))
+        return self._at(value, node_nm, self.area_scale)
 
     def spad_area_um2_per_bit(
         self, size_bytes: np.ndarray,
         node_nm: np.ndarray | float | None = None,
     ) -> np.ndarray:
         """Flip-flop register-file area per bit ([NG45])."""
-        return self._at(self._spad_area_um2_per_bit(size_bytes), node_nm, self.area_scale)
-
-    def _spad_area_um2_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
-        user = self.user_curve("spad_area_um2_per_bit")
-        if user is not None:
-            return user(size_bytes)
-        return np.full(np.shape(size_bytes), self.const("rf_area_um2_per_bit"))
+        per_bit = self.const("rf_area_um2_per_bit")
+        value = self._measured_or("spad_area_um2_per_bit", size_bytes, lambda x: np.full(np.shape(x), per_bit))
+        return self._at(value, node_nm, self.area_scale)
 
     def dram_energy_pj_per_bit(self) -> float:
         """DRAM access energy per bit ([H14] midpoint)."""

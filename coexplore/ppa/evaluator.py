@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
-from coexplore.hardware.design import DATAFLOWS, NATIVE_BITS, PE_TYPES, DesignBatch, DesignPoint
+from coexplore.hardware.design import DATAFLOWS, NATIVE_BITS_BY_CODE, DesignBatch, DesignPoint
 from coexplore.hardware.technology import TechnologyTable
 from coexplore.ppa.dataflows import DATAFLOW_MODELS, ArrayCosts, MappingInputs
 from coexplore.ppa.dataflows._base import FILTER_SPAD_TOO_SMALL, IFMAP_SPAD_TOO_SMALL
@@ -23,8 +24,19 @@ from coexplore.ppa.tiling import TileSet, fitted_tiles, layer_columns, tile_set
 from coexplore.workload.layer import Workload
 
 GLB_TOO_SMALL = 3
-_NATIVE = np.array([NATIVE_BITS[name] for name in PE_TYPES], dtype=np.float64)  # (types, 2)
 _CHUNK = 512  # design points per block of the D x L x M stage (keeps blocks cache-sized)
+
+
+@lru_cache(maxsize=16)
+def _workload_geometry(workload: Workload) -> tuple[dict[str, np.ndarray], TileSet, dict[str, np.ndarray]]:
+    """What depends on the workload alone, built once per workload (the study loop evaluates one
+    workload many times): layer arrays (``L``), grid tiles (``L x M``), layer columns (``1 x L x 1``).
+    Every array is read-only, as the cache shares it between calls."""
+    layers = workload.arrays()
+    col3 = layer_columns(layers, ndim=3)
+    for a in (*layers.values(), *col3.values()):
+        a.flags.writeable = False
+    return layers, tile_set(layers), col3
 
 
 def _per_layer_bits(bits: np.ndarray | None, default: np.ndarray, d: int, n_layers: int, name: str) -> np.ndarray:
@@ -109,19 +121,17 @@ def _rank(ts: TileSet, pick: Callable[[np.ndarray], np.ndarray], b: _Block) -> t
 
 
 def _choose_tiling(
-    layers: dict[str, np.ndarray], wb: np.ndarray, ab: np.ndarray, pb: np.ndarray,
+    grid: TileSet, col3: dict[str, np.ndarray], wb: np.ndarray, ab: np.ndarray, pb: np.ndarray,
     glb_bits: np.ndarray, base_pj: np.ndarray, comp_cycles: np.ndarray,
     fill_pj_per_bit: np.ndarray, bits_per_cycle: np.ndarray, leak_pj_per_cycle: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min-EDP legal GLB tiling per ``D x L``: (DRAM bits, cycles, fits) of the chosen candidate.
 
-    Candidates are the grid (``1 x L x M``) and the capacity-fitted tiles (``D x L x 3``); the
-    search runs in blocks of design points. Args are ``D x L`` (``wb``, ``ab``, ``pb``,
-    ``base_pj``, ``comp_cycles``) or ``D x 1``.
+    Candidates are the grid (``grid``, ``L x M``) and the capacity-fitted tiles of ``col3``
+    (``D x L x 3``); the search runs in blocks of design points. The other args are ``D x L``
+    (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``) or ``D x 1``.
     """
     d, n_layers = wb.shape
-    grid = tile_set(layers)
-    col3 = layer_columns(layers, ndim=3)
     best = np.empty((d, n_layers), dtype=np.intp)
     use_fitted = np.empty((d, n_layers), dtype=bool)
     fitted_bits = np.empty((d, n_layers))
@@ -194,11 +204,11 @@ def evaluate(
     """
     tech = tech or TechnologyTable.default()
     d, n_layers = len(designs), len(workload)
-    layers = workload.arrays()
+    layers, grid, col3 = _workload_geometry(workload)
     wb = _per_layer_bits(weight_bits, designs.weight_bits, d, n_layers, "weight_bits")
     ab = _per_layer_bits(act_bits, designs.act_bits, d, n_layers, "act_bits")
     code = designs.pe_type
-    nw, na = _NATIVE[code, 0], _NATIVE[code, 1]
+    nw, na = NATIVE_BITS_BY_CODE[code, 0], NATIVE_BITS_BY_CODE[code, 1]
     passes = np.ceil(wb / nw[:, None]) * np.ceil(ab / na[:, None])
     wb_op, ab_op = np.minimum(wb, nw[:, None]), np.minimum(ab, na[:, None])
     e_scale = tech.energy_scale(designs.tech_nm)[:, None]
@@ -237,7 +247,7 @@ def evaluate(
     bits_per_cycle = (designs.dram_gbps * 1e9 * 8 / clock_hz)[:, None]
 
     traffic, cycles, glb_fits = _choose_tiling(
-        layers, wb, ab, pb, (glb_bytes * 8)[:, None],
+        grid, col3, wb, ab, pb, (glb_bytes * 8)[:, None],
         mac_pj + spad_pj + noc_pj + glb_array_pj, comp_cycles, e_dram + e_glb, bits_per_cycle,
         leak_pj_per_cycle,
     )

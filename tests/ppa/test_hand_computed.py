@@ -106,6 +106,8 @@ def test_per_layer_bits_accept_shape_l_and_d_by_l():
     a = evaluate(batch, ONE, weight_bits=np.array([4]))
     b = evaluate(batch, ONE, weight_bits=np.array([[4], [4]]))
     assert np.array_equal(a.energy_j, b.energy_j)
+    assert a.layer_weight_bits.tolist() == [[4], [4]]
+    assert np.all(a.energy_j < evaluate(batch, ONE).energy_j)  # the bits were applied, not ignored
     with pytest.raises(ValueError, match="weight_bits"):
         evaluate(batch, ONE, weight_bits=np.array([4, 4, 4]))
 

@@ -54,14 +54,15 @@ class RowStationary(Dataflow):
         glb_a = x.ifmap_values * cdiv(kg, p)
         chan_rounds = cdiv(cg, q * t)
         glb_p = x.ofmap_values * (2 * chan_rounds - 1)
+        zero = np.zeros_like(cycles)
         return ArrayCosts(
             cycles=cycles,
             glb_w=glb_w,
             glb_a=glb_a,
             glb_p=glb_p,
-            spad_w=x.macs + np.zeros_like(cycles),  # filter spad read per MAC
-            spad_a=x.macs + np.zeros_like(cycles),  # ifmap spad read per MAC
-            spad_p=2 * x.macs + np.zeros_like(cycles),  # psum spad read + write per MAC
+            spad_w=x.macs + zero,  # filter spad read per MAC
+            spad_a=x.macs + zero,  # ifmap spad read per MAC
+            spad_p=2 * x.macs + zero,  # psum spad read + write per MAC
             noc_w=glb_w * e_eff,  # a filter row is broadcast to the E PEs of its row
             noc_a=glb_a * r_eff,  # an ifmap row goes diagonally to R PEs
             noc_p=x.ofmap_values * cdiv(cg, q) * (r_eff - 1) + glb_p,  # vertical accumulation
