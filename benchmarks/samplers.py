@@ -63,7 +63,7 @@ def enumerate_front(evaluator: TrialEvaluator, space, objectives) -> tuple[np.nd
     feasible_vals, plan_seconds = [], {}
     for params in model_choices(space):
         fixed = {k: grid[k][0] for k in names}
-        hw, choice = space.suggest(optuna.trial.FixedTrial({**params, **fixed}), evaluator.layer_names)
+        _, choice = space.suggest(optuna.trial.FixedTrial({**params, **fixed}), evaluator.layer_names)
         plan = evaluator.plan(choice)
         res = evaluator.proxy.evaluate(plan)
         if not res.cache_hit:

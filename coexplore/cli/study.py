@@ -61,6 +61,10 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def _echo_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
 def _print_summary(result) -> None:
     from coexplore.search.storage import mask_url
 
@@ -144,7 +148,7 @@ def status(
         study, _, _ = driver.load(name, storage)
         summary = summarize(study)
     if format == TableFormat.json:
-        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        _echo_json(summary.to_dict())
         return
     for line in summary.lines():
         out.print(line, markup=False)
@@ -162,7 +166,7 @@ def list_(
     with _errors():
         rows = list_studies(open_storage(resolve_storage_url(storage), create=False, heartbeat_interval=None))
     if format == TableFormat.json:
-        typer.echo(json.dumps(rows, indent=2))
+        _echo_json(rows)
         return
     table = Table("study", "complete / budget", "trials", "objectives", "started")
     for r in rows:
@@ -185,7 +189,7 @@ def pareto(
         rows = pareto_rows(study)
         names = objective_names(study)
     if format == ParetoFormat.json:
-        typer.echo(json.dumps(rows, indent=2))
+        _echo_json(rows)
         return
     params = sorted({k for r in rows for k in r["params"]})
     if format == ParetoFormat.csv:

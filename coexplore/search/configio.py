@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from coexplore.hardware.design import format_validation_error
+
 M = TypeVar("M", bound=BaseModel)
 
 # Tags of discriminated unions; pydantic puts them in an error's location, users never write them.
@@ -26,6 +28,10 @@ class ConfigError(ValueError):
         super().__init__("\n".join(self.lines))
 
 
+def _is_union_tag(part: str) -> bool:
+    return part in _UNION_TAGS or part.startswith("function-")
+
+
 def error_lines(err: ValidationError, prefix: str = "", source: str | None = None) -> list[str]:
     """One line per pydantic error: ``[source: ]prefix.field.path: message``.
 
@@ -34,22 +40,8 @@ def error_lines(err: ValidationError, prefix: str = "", source: str | None = Non
         prefix: YAML path of the validated mapping inside its file ("" at the top).
         source: file name to put in front of each line.
     """
-    lines = []
-    for e in err.errors():
-        loc = [str(p) for p in e["loc"] if str(p) not in _UNION_TAGS and not str(p).startswith("function-")]
-        path = ".".join(p for p in (prefix, *loc) if p != "")
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif e["type"] == "missing":
-            msg = "missing required key"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        elif msg.startswith("Assertion failed, "):
-            msg = msg[len("Assertion failed, "):]
-        line = f"{path or '<root>'}: {msg}"
-        lines.append(f"{source}: {line}" if source else line)
-    return lines
+    lines = format_validation_error(err, prefix, skip_loc=_is_union_tag, plain=True)
+    return [f"{source}: {line}" for line in lines] if source else lines
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from coexplore.search import pareto
 from coexplore.search.evaluate import TrialEvaluator
 from coexplore.search.observer import StudyObserver
-from coexplore.search.report import StudySummary, summarize
+from coexplore.search.report import StudySummary, count_states, summarize
 from coexplore.search.samplers import make_sampler
 from coexplore.search.storage import (
     StorageError,
@@ -65,10 +64,7 @@ class RunResult:
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """Trials by state: ``complete``, ``running``, ``fail``, ``pruned``, ``waiting``."""
-    counts = {"complete": 0, "running": 0, "fail": 0, "pruned": 0, "waiting": 0}
-    for t in study.get_trials(deepcopy=False):
-        counts[t.state.name.lower()] += 1
-    return counts
+    return count_states(study.get_trials(deepcopy=False))
 
 
 def stored_config(study: optuna.Study) -> StudyConfig:
@@ -168,10 +164,9 @@ def optimize(
         except Exception as exc:
             trial.set_user_attr("error", mask_url(f"{type(exc).__name__}: {exc}")[:2000])
             raise
-        front = [t.values for t in pareto.completed_feasible(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))]
-        if trial.user_attrs.get("feasible"):
-            front.append(values)
-        trial.set_user_attr("hypervolume", pareto.hypervolume(np.array(front), directions, reference_point) if front else 0.0)
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        own = values if trial.user_attrs.get("feasible") else None
+        trial.set_user_attr("hypervolume", pareto.hypervolume_with(complete, own, directions, reference_point))
         return values
 
     last: list[optuna.trial.FrozenTrial] = []
@@ -181,10 +176,11 @@ def optimize(
 
     for obs in observers:
         _safe(obs.on_study_start, study)
+    counts: dict[str, int] | None = None  # counts read after the last trial, reused by the next check
     try:
         while True:
             budget = int(study.user_attrs.get("n_trials", budget))  # a resume elsewhere may raise it
-            counts = state_counts(study)
+            counts = counts or state_counts(study)
             if counts["complete"] >= budget:
                 break
             if counts["waiting"] == 0 and counts["complete"] + counts["running"] >= budget:
@@ -192,9 +188,11 @@ def optimize(
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     optuna.storages.fail_stale_trials(study)  # a dead worker's trial frees its budget share
                 time.sleep(poll_s)
+                counts = None
                 continue
             last.clear()
             study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[callback], gc_after_trial=False)
+            counts = None
             if not last:
                 continue
             trial = last[-1]
@@ -202,7 +200,8 @@ def optimize(
             for obs in observers:
                 _safe(obs.on_trial_end, study, trial)
             if on_trial is not None:
-                on_trial(trial, state_counts(study))
+                counts = state_counts(study)
+                on_trial(trial, counts)
             if trial.state == TrialState.FAIL:
                 failures.append(str(trial.user_attrs.get("error", "unknown error")))
                 if len(failures) >= max_consecutive_failures:
@@ -286,6 +285,29 @@ def _set_study_attrs(study: optuna.Study, cfg: StudyConfig) -> None:
     study.set_user_attr("n_trials", cfg.n_trials)
 
 
+def _create_or_join(
+    cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.BaseSampler, hint: str
+) -> tuple[optuna.Study, bool]:
+    """The study of ``cfg``: created with its user_attrs (True), or the existing one of the same search (False).
+
+    Raises:
+        StudyError: a study of that name exists with a different config (``hint`` says what to do).
+    """
+    store = _open(cfg, storage_url, create=True)
+    try:
+        study = optuna.create_study(study_name=cfg.name, storage=store, directions=cfg.objectives.directions,
+                                    sampler=sampler)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=cfg.name, storage=store, sampler=sampler)
+        if _search_part(dict(study.user_attrs.get("config", {}))) != _search_part(cfg.stored()):
+            raise StudyError(
+                f"study '{cfg.name}' already exists in {mask_url(storage_url)} with a different config; {hint}"
+            ) from None
+        return study, False
+    _set_study_attrs(study, cfg)
+    return study, True
+
+
 def ensure_study(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
     """The study of ``cfg`` in storage, created (with its user_attrs) when absent; no trials are run.
 
@@ -296,20 +318,8 @@ def ensure_study(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.Ba
     Raises:
         StudyError: a study of that name exists with a different config.
     """
-    store = _open(cfg, storage_url, create=True)
-    sampler = sampler or _sampler(cfg, cfg.seed)
-    try:
-        study = optuna.create_study(study_name=cfg.name, storage=store, directions=cfg.objectives.directions,
-                                    sampler=sampler)
-    except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=cfg.name, storage=store, sampler=sampler)
-        if _search_part(dict(study.user_attrs.get("config", {}))) != _search_part(cfg.stored()):
-            raise StudyError(
-                f"study '{cfg.name}' already exists in {mask_url(storage_url)} with a different config; "
-                f"use it by name or choose another --name"
-            ) from None
-        return study
-    _set_study_attrs(study, cfg)
+    study, _ = _create_or_join(cfg, storage_url, sampler or _sampler(cfg, cfg.seed),
+                               "use it by name or choose another --name")
     return study
 
 
@@ -342,25 +352,15 @@ def start_study(
     updates = {k: v for k, v in {"n_trials": n_trials, "name": name, "seed": seed, "tracking_uri": tracking_uri}.items() if v is not None}
     cfg = cfg.model_copy(update=updates)
     url = resolve_storage_url(storage, cfg.storage)
-    store = _open(cfg, url, create=True)
-    stored = cfg.stored()
     files = {"study.yaml": Path(path)}
-    try:
-        study = optuna.create_study(
-            study_name=cfg.name, storage=store, directions=cfg.objectives.directions, sampler=_sampler(cfg, cfg.seed)
-        )
-    except optuna.exceptions.DuplicatedStudyError:
-        existing = optuna.load_study(study_name=cfg.name, storage=store)
-        old = dict(existing.user_attrs.get("config", {}))
-        if _search_part(old) != _search_part(stored):
-            raise StudyError(
-                f"study '{cfg.name}' already exists in {mask_url(url)} with a different config; "
-                f"continue it with `coexplore study resume {cfg.name}` or start under another --name"
-            ) from None
-        existing.set_user_attr("n_trials", cfg.n_trials)
+    study, created = _create_or_join(
+        cfg, url, _sampler(cfg, cfg.seed),
+        f"continue it with `coexplore study resume {cfg.name}` or start under another --name",
+    )
+    if not created:
+        study.set_user_attr("n_trials", cfg.n_trials)
         return resume_study(cfg.name, storage=url, tracking=tracking, progress=progress, console=console,
                             evaluator=evaluator, tracking_uri=tracking_uri, config_files=files)
-    _set_study_attrs(study, cfg)
     return _run(study, cfg, url, config_files=files, tracking=tracking, progress=progress, console=console, evaluator=evaluator)
 
 
@@ -399,12 +399,11 @@ def resume_study(
     older than the grace period and queued again with the same parameters. With ``worker=True``
     the budget is left as stored (workers join; they do not change it).
     """
-    _, cfg, url = load(name, storage)
+    stored, cfg, url = load(name, storage)
     if tracking_uri:
         cfg = cfg.model_copy(update={"tracking_uri": tracking_uri})
+    n_existing = len(stored.get_trials(deepcopy=False))
     store = _open(cfg, url, create=False)
-    probe = optuna.load_study(study_name=name, storage=store)
-    n_existing = len(probe.get_trials(deepcopy=False))
     # a fresh seed per process: a resumed RandomSampler with the start seed would repeat old points
     seed = random.SystemRandom().randrange(2**31) if worker else cfg.seed + n_existing
     study = optuna.load_study(study_name=name, storage=store, sampler=_sampler(cfg, seed))

@@ -56,6 +56,12 @@ class TrialOutcome:
     ppa_seconds: float = 0.0
 
 
+def invalid_design_reason(exc: ValidationError) -> str:
+    """The ``infeasible_reason`` of parameters that make no valid design point: its first problem."""
+    e = exc.errors()[0]
+    return f"invalid design: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+
+
 def _finite(x: Any) -> float:
     try:
         v = float(x)
@@ -129,8 +135,7 @@ class TrialEvaluator:
         try:
             point = DesignPoint(pe_type=choice.pe_type, **hw)
         except ValidationError as exc:
-            e = exc.errors()[0]
-            reason = f"invalid design: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+            reason = invalid_design_reason(exc)
         else:
             w, a = self._layer_bits(plan)
             res = self.ppa_evaluate(DesignBatch.from_points([point]), self.workload, weight_bits=w, act_bits=a)

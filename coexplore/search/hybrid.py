@@ -21,7 +21,13 @@ from pydantic import ValidationError
 from coexplore.cim.hybrid import HybridCost
 from coexplore.cim.macro import CimMacro
 from coexplore.hardware.design import DesignPoint
-from coexplore.search.evaluate import _PPA_TOTALS, TrialEvaluator, TrialOutcome, record
+from coexplore.search.evaluate import (
+    _PPA_TOTALS,
+    TrialEvaluator,
+    TrialOutcome,
+    invalid_design_reason,
+    record,
+)
 from coexplore.search.operators import HybridChoice, suggest_hybrid
 
 if TYPE_CHECKING:
@@ -86,8 +92,7 @@ class HybridTrialEvaluator(TrialEvaluator):
             design = DesignPoint(**hw)
             macro = CimMacro(**choice.cim)
         except ValidationError as exc:
-            e = exc.errors()[0]
-            reason = f"invalid design: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+            reason = invalid_design_reason(exc)
         raw: dict[str, float] = {k: math.nan for k in _PPA_TOTALS}
         raw.update(accuracy=math.nan, drop=math.nan)
         extra: dict[str, float] = {}

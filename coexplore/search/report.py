@@ -6,6 +6,7 @@ contract), so it works the same for a running, finished or killed study, from an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -65,12 +66,18 @@ def reference_point(study: optuna.Study) -> list[float] | None:
     return [float(v) for v in ref] if ref else None
 
 
-def summarize(study: optuna.Study) -> StudySummary:
-    """Summary of a study from its storage."""
-    trials = study.get_trials(deepcopy=False)
+def count_states(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """Trials by state: ``complete``, ``running``, ``fail``, ``pruned``, ``waiting``."""
     counts = {"complete": 0, "running": 0, "fail": 0, "pruned": 0, "waiting": 0}
     for t in trials:
         counts[t.state.name.lower()] += 1
+    return counts
+
+
+def summarize(study: optuna.Study) -> StudySummary:
+    """Summary of a study from its storage."""
+    trials = study.get_trials(deepcopy=False)
+    counts = count_states(trials)
     directions = pareto.study_directions(study)
     names = objective_names(study)
     ok = pareto.completed_feasible(trials)

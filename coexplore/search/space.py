@@ -36,7 +36,7 @@ import fnmatch
 import itertools
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -58,6 +58,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+P = TypeVar("P", "IntParam", "FloatParam")
+
+
+def _check_range(p: P, stepped: bool) -> P:
+    """A numeric axis's own checks: a non-empty range, and no step on a log axis."""
+    if p.high < p.low:
+        raise ValueError(f"empty range: high ({p.high}) must be >= low ({p.low})")
+    if p.log and stepped:
+        raise ValueError("log: true cannot be combined with step (Optuna forbids it)")
+    return p
+
+
 class IntParam(_Strict):
     """Integer axis from ``low`` to ``high`` inclusive, every ``step``; ``log`` samples log-uniformly."""
 
@@ -70,11 +82,7 @@ class IntParam(_Strict):
 
     @model_validator(mode="after")
     def _range(self) -> IntParam:
-        if self.high < self.low:
-            raise ValueError(f"empty range: high ({self.high}) must be >= low ({self.low})")
-        if self.log and self.step != 1:
-            raise ValueError("log: true cannot be combined with step (Optuna forbids it)")
-        return self
+        return _check_range(self, stepped=self.step != 1)
 
     def grid_values(self) -> list[int]:
         """Values enumerated by the grid."""
@@ -113,11 +121,7 @@ class FloatParam(_Strict):
 
     @model_validator(mode="after")
     def _range(self) -> FloatParam:
-        if self.high < self.low:
-            raise ValueError(f"empty range: high ({self.high}) must be >= low ({self.low})")
-        if self.log and self.step is not None:
-            raise ValueError("log: true cannot be combined with step (Optuna forbids it)")
-        return self
+        return _check_range(self, stepped=self.step is not None)
 
     def grid_values(self) -> list[float]:
         """Values enumerated by the grid."""

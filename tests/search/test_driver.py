@@ -55,6 +55,25 @@ def test_trials_carry_the_observer_contract_attributes(tmp_path):
     assert {"objectives", "reference_point", "constraints", "n_trials", "config"} <= set(result.study.user_attrs)
 
 
+def test_each_trial_records_the_hypervolume_of_the_front_so_far(tmp_path):
+    result, _ = _run(tmp_path)
+    trials = result.study.get_trials()
+    hvs = [t.user_attrs["hypervolume"] for t in trials]
+    assert hvs == sorted(hvs), "one process: the front only grows"
+    assert hvs[-1] == pytest.approx(result.summary.hypervolume) and hvs[-1] > 0
+
+
+def test_on_trial_sees_the_counts_after_each_trial(tmp_path):
+    path = _study_file(tmp_path, n_trials=4)
+    cfg = load_study(path)
+    study = driver.ensure_study(cfg, f"sqlite:///{tmp_path / 's.db'}")
+    seen: list[tuple[int, int]] = []
+    ran = driver.optimize(study, _evaluator(path), 4, directions=cfg.objectives.directions,
+                          reference_point=cfg.objectives.reference,
+                          on_trial=lambda t, counts: seen.append((t.number, counts["complete"])))
+    assert ran == 4 and seen == [(0, 1), (1, 2), (2, 3), (3, 4)]
+
+
 def test_infeasible_designs_violate_a_constraint_and_stay_off_the_front(tmp_path):
     result, _ = _run(tmp_path, n_trials=40)
     trials = result.study.get_trials(states=(TrialState.COMPLETE,))
@@ -99,7 +118,7 @@ def test_starting_an_existing_study_with_another_config_is_refused(tmp_path):
 
 
 def test_a_stale_running_trial_is_failed_and_retried(tmp_path):
-    result, url = _run(tmp_path, n_trials=3, grace_period=2)
+    _, url = _run(tmp_path, n_trials=3, grace_period=2)
     storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=2)
     study = optuna.load_study(study_name="t", storage=storage)
     dead = study.ask()  # a trial whose process "died": RUNNING, never told

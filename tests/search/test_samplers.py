@@ -8,12 +8,16 @@ from pydantic import TypeAdapter
 
 from coexplore.search.samplers import SAMPLERS, LeanQLogNEHVI, SamplerConfig, make_sampler
 
+SAMPLER_CLASSES = {"botorch": "BoTorchSampler", "gp": "GPSampler", "nsga2": "NSGAIISampler",
+                   "tpe": "TPESampler", "random": "RandomSampler"}
+
 
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_every_sampler_name_builds_an_optuna_sampler(name):
     cfg = TypeAdapter(SamplerConfig).validate_python({"name": name})
     sampler = make_sampler(cfg, seed=0, directions=["maximize", "minimize"], reference_point=[0.0, 1.0])
     assert hasattr(sampler, "sample_relative")
+    assert type(sampler).__name__ == SAMPLER_CLASSES[name]
 
 
 def test_default_botorch_settings_are_the_lean_ones():

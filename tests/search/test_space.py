@@ -98,3 +98,16 @@ def test_values_outside_design_point_limits_are_reported_with_their_path():
     with pytest.raises(ConfigError) as exc:
         parse_space({"hardware": {"pe_rows": {"type": "int", "low": 4, "high": 4096}}, "model": {"pe_type": ["int8"]}})
     assert exc.value.lines[0].startswith("hardware.pe_rows.high: 4096")
+
+
+def test_axis_errors_name_the_axis_without_union_tags_or_pydantic_prefixes():
+    with pytest.raises(ConfigError) as exc:
+        parse_space({"hardware": {"pe_rows": {"type": "int", "low": 8, "high": 4}}, "model": {"pe_type": ["int8"]}},
+                    "space", "s.yaml")
+    assert exc.value.lines == ["s.yaml: space.hardware.pe_rows: empty range: high (4) must be >= low (8)"]
+
+
+def test_a_stepped_log_axis_is_refused():
+    with pytest.raises(ConfigError, match="log: true cannot be combined with step"):
+        parse_space({"hardware": {"dram_gbps": {"type": "float", "low": 1.0, "high": 8.0, "log": True, "step": 0.5}},
+                     "model": {"pe_type": ["int8"]}})
