@@ -59,14 +59,8 @@ def digital_layer_costs(design: DesignPoint, workload: Workload, pe_type: str, w
     res = evaluate(DesignBatch.from_points([point]), workload, tech=tech, weight_bits=wb[None, :], act_bits=ab[None, :])
     cycles = np.asarray(res.layer_cycles, dtype=np.float64)[0]
     breakdown = {k: np.asarray(v, dtype=np.float64)[0] for k, v in res.layer_energy_breakdown_j.items()}
-    # PPAResult flags feasibility per design point; when the point fails, each layer is evaluated
-    # alone to find the layers that do not map (the others stay usable in a hybrid).
-    feasible = np.full(cycles.shape, bool(res.feasible[0]))
-    if not feasible.all():
-        for i, layer in enumerate(workload.layers):
-            one = evaluate(DesignBatch.from_points([point]), Workload(workload.name, (layer,)), tech=tech,
-                           weight_bits=wb[None, i:i + 1], act_bits=ab[None, i:i + 1])
-            feasible[i] = bool(one.feasible[0])
+    # Layers whose minimal tiles do not fit stay flagged; the others remain usable in a hybrid.
+    feasible = np.asarray(res.layer_feasible, dtype=bool)[0]
     return DigitalLayerCost(
         pe_type=pe_type,
         energy_j=np.asarray(res.layer_energy_j, dtype=np.float64)[0],

@@ -108,3 +108,20 @@ def test_a_layer_that_does_not_map_on_the_digital_array_is_named_and_moving_it_t
     assert not all_digital.feasible
     assert all_digital.infeasible_reason.startswith("layer conv on the int8 array:")
     assert hybrid_cost(tiny_spads, CimMacro(), wl, ["mac@digital", "mac@cim"], cim_tech=TECH).feasible
+
+
+def test_digital_layer_feasibility_matches_each_layer_evaluated_alone():
+    import numpy as np
+
+    from coexplore.cim.hybrid import digital_layer_costs
+    from coexplore.hardware import DesignBatch, DesignPoint
+    from coexplore.ppa import evaluate
+    from coexplore.workload import Layer, Workload
+
+    wl = Workload("mixed", (Layer("small", c=4, k=4, h=8, w=8),
+                            Layer("wide", c=512, k=512, h=14, w=14, r=7, s=7, padding=3)))
+    design = DesignPoint(pe_type="int8", filter_spad=4)  # a 7-wide filter row does not fit
+    cost = digital_layer_costs(design, wl, "int8", np.array([8, 8]), np.array([8, 8]))
+    alone = [bool(evaluate(DesignBatch.from_points([design]), Workload("one", (layer,))).feasible[0]) for layer in wl.layers]
+    assert list(cost.feasible) == alone
+    assert not all(alone), "the case must exercise an infeasible layer"
