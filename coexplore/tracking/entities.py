@@ -79,10 +79,9 @@ def _as_float(value: Any) -> float | None:
     if isinstance(value, bool):
         return float(value)
     try:
-        out = float(value)
+        return float(value)
     except (TypeError, ValueError):
         return None
-    return out
 
 
 def constraint_key(name: str) -> str:

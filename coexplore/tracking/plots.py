@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from coexplore.hardware.design import PE_TYPES
-from coexplore.search.pareto import hypervolume_history, is_feasible, non_dominated_mask
+from coexplore.search.pareto import is_feasible, non_dominated_mask
 from coexplore.tracking.entities import flatten_breakdowns
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def hypervolume_plot(view: StudyView) -> Plot | None:
 
     if view.reference_point is None or not any(t.state.is_finished() for t in view.trials):
         return None
-    hist = np.array(hypervolume_history(view.trials, view.directions, view.reference_point), dtype=float)
+    hist = np.array(view.hypervolume_by_trial, dtype=float)
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.subplots()
     ax.step(hist[:, 0], hist[:, 1], where="post", color=_PALETTE[0])

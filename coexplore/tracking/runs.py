@@ -24,13 +24,13 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
-from coexplore.search.pareto import hypervolume_history
 from coexplore.tracking import entities as E
 from coexplore.tracking.store import artifact_location, safe_key
 
@@ -110,20 +110,13 @@ class StudyRuns:
         self.study_name = study_name
         self.tracking_uri = tracking_uri
         self.writer = _writer_id()
-        self._experiment_id: str | None = None
-        self._parent_run_id: str | None = None
         self.run_of: dict[int, str] = {}
         """Trial number -> its canonical run id, as far as this process knows."""
 
     # -- experiment and parent -------------------------------------------------------------
-    @property
+    @cached_property
     def experiment_id(self) -> str:
         """Id of the study's experiment, created on first use (a concurrent creator is tolerated)."""
-        if self._experiment_id is None:
-            self._experiment_id = self._get_or_create_experiment()
-        return self._experiment_id
-
-    def _get_or_create_experiment(self) -> str:
         exp = self.client.get_experiment_by_name(self.study_name)
         if exp is None:
             root = artifact_location(self.tracking_uri)
@@ -156,14 +149,9 @@ class StudyRuns:
         """Live parent runs, canonical first (normally exactly one)."""
         return sorted(self.search(f"tags.`{E.TAG_ROLE}` = '{E.ROLE_STUDY}'"), key=creation_key)
 
-    @property
+    @cached_property
     def parent_run_id(self) -> str:
         """The study's parent run, found or created (duplicates from a creation race resolved)."""
-        if self._parent_run_id is None:
-            self._parent_run_id = self._ensure_parent()
-        return self._parent_run_id
-
-    def _ensure_parent(self) -> str:
         parents = self.parent_runs()
         if parents:
             return parents[0].info.run_id
@@ -356,11 +344,8 @@ class StudyRuns:
     def log_hypervolume_history(self, view: StudyView) -> None:
         """The front's hypervolume after each finished trial as the parent's ``hypervolume`` metric
         (step = trial number, timestamp = the trial's completion, so re-logging adds nothing)."""
-        if view.reference_point is None:
-            return
         when = {t.number: E.ms(t.datetime_complete) or 0 for t in view.trials}
-        hist = hypervolume_history(view.trials, view.directions, view.reference_point)
-        metrics = [Metric("hypervolume", hv, when[n], n) for n, hv in hist]
+        metrics = [Metric("hypervolume", hv, when[n], n) for n, hv in view.hypervolume_by_trial]
         if metrics:
             self.client.log_batch(self.parent_run_id, metrics=metrics)
 

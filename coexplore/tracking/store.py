@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_RUNS_DIR = Path("coexplore-runs")
-DEFAULT_STUDY_STORAGE_URL = f"sqlite:///{DEFAULT_RUNS_DIR.as_posix()}/coexplore.db"
 TRACKING_DB_NAME = "mlflow.db"
 ARTIFACTS_DIR_NAME = "mlartifacts"
 
@@ -93,11 +92,6 @@ def default_tracking_uri(study_storage_url: str | None = None) -> str:
     db = sqlite_path(study_storage_url) if study_storage_url else None
     folder = db.parent if db is not None else DEFAULT_RUNS_DIR
     return f"sqlite:///{(folder / TRACKING_DB_NAME).as_posix()}"
-
-
-def is_local_store(tracking_uri: str) -> bool:
-    """True for a tracking store this process opens itself (SQLite file), False for servers/other DBs."""
-    return sqlite_path(tracking_uri) is not None
 
 
 def artifact_location(tracking_uri: str) -> str | None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from coexplore.search.pareto import hypervolume, pareto_trials, study_directions
+from coexplore.search.pareto import (
+    hypervolume,
+    hypervolume_history,
+    pareto_trials,
+    study_directions,
+)
 from coexplore.tracking.entities import objective_names
-from coexplore.tracking.store import mask_secrets
+from coexplore.tracking.store import mask_secrets, safe_key
 
 
 @dataclass
@@ -41,23 +46,29 @@ class StudyView:
             user_attrs=attrs,
         )
 
-    @property
+    @cached_property
     def front(self) -> list[FrozenTrial]:
-        """Feasible complete trials on the Pareto front."""
+        """Feasible complete trials on the Pareto front (computed once per view: it is n x n)."""
         return pareto_trials(self.trials, self.directions)
 
     def front_numbers(self) -> set[int]:
         """Trial numbers of the Pareto front."""
         return {t.number for t in self.front}
 
-    def front_hypervolume(self, front: Sequence[FrozenTrial] | None = None) -> float | None:
+    @cached_property
+    def hypervolume_by_trial(self) -> list[tuple[int, float]]:
+        """(trial number, hypervolume so far) after each finished trial; [] without a reference point."""
+        if self.reference_point is None:
+            return []
+        return hypervolume_history(self.trials, self.directions, self.reference_point)
+
+    def front_hypervolume(self) -> float | None:
         """Hypervolume of the front against the study's reference point (None without one)."""
         if self.reference_point is None:
             return None
-        front = self.front if front is None else front
-        if not front:
+        if not self.front:
             return 0.0
-        return hypervolume(np.array([t.values for t in front]), self.directions, self.reference_point)
+        return hypervolume(np.array([t.values for t in self.front]), self.directions, self.reference_point)
 
 
 def summary_metrics(view: StudyView) -> dict[str, float]:
@@ -77,7 +88,7 @@ def summary_metrics(view: StudyView) -> dict[str, float]:
         "proxy_cache_hits": float(hits),
         "n_pareto": float(len(front)),
     }
-    hv = view.front_hypervolume(front)
+    hv = view.front_hypervolume()
     if hv is not None:
         out["best_hypervolume"] = hv
     return out
@@ -96,8 +107,6 @@ def study_params(view: StudyView) -> dict[str, str]:
 
     Secrets are masked (passwords in URLs, secret-named fields) before anything is logged.
     """
-    from coexplore.tracking.store import safe_key
-
     attrs = mask_secrets(view.user_attrs)
     flat: dict[str, str] = {}
     _flatten("", attrs.get("config") or {}, flat)

@@ -69,12 +69,8 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: flo
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise UiError(f"mlflow server exited with code {proc.returncode} before answering at {url}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
+        if answers(url, timeout_s=2) is None:
+            return
         time.sleep(0.3)
     raise UiError(f"mlflow server did not answer at {url} within {timeout_s:.0f} s")
 

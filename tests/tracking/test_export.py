@@ -10,14 +10,12 @@ import pytest
 
 from coexplore.search.pareto import pareto_trials, study_directions
 from coexplore.tracking import export_trials, trials_frame
-from tests.tracking.conftest import drive, new_study
+from tests.tracking.conftest import driven_study, new_study
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    s = new_study(f"sqlite:///{tmp_path_factory.mktemp('export') / 'study.db'}", "export-module")
-    drive(s, None, 12)
-    return s
+    return driven_study(tmp_path_factory, "export-module", 12)
 
 
 def test_one_row_per_trial_in_trial_order(study):

@@ -194,3 +194,39 @@ def test_unreachable_tracking_server_turns_tracking_off_fast(make_study):
     observer.on_trial_end(study, study.trials[0])  # returns at once: no retries against a dead server
     observer.on_study_end(study)
     assert observer.trial_log_seconds == []
+
+
+def _front(study) -> set[int]:
+    return {t.number for t in pareto_trials(study.trials, study_directions(study))}
+
+
+def _tagged(client, study) -> dict[int, str]:
+    exp_id = client.get_experiment_by_name(study.study_name).experiment_id
+    return {int(r.data.tags["trial_number"]): r.data.tags["on_pareto"]
+            for r in client.search_runs([exp_id], "tags.`coexplore.role` = 'trial'", max_results=1000)}
+
+
+def test_on_pareto_is_exact_after_every_trial_of_one_worker(make_study, tracking_uri):
+    from tests.tracking.conftest import _objective
+
+    study = make_study()
+    observer = MlflowObserver(tracking_uri, plots=False)
+    observer.on_study_start(study)
+    client = MlflowClient(tracking_uri)
+    for k in range(N_TRIALS):
+        study.optimize(_objective, n_trials=1, callbacks=[observer.on_trial_end], catch=(RuntimeError,))
+        tagged = {n for n, v in _tagged(client, study).items() if v == "true"}
+        assert tagged == _front(study), f"after trial {k}"
+
+
+def test_new_run_on_pareto_counts_the_other_workers_trials(make_study, tracking_uri):
+    from tests.tracking.conftest import _objective
+
+    study = make_study()
+    a, b = MlflowObserver(tracking_uri, plots=False), MlflowObserver(tracking_uri, plots=False)
+    a.on_study_start(study)
+    b.on_study_start(study)
+    client = MlflowClient(tracking_uri)
+    for k in range(N_TRIALS):
+        study.optimize(_objective, n_trials=1, callbacks=[(a, b)[k % 2].on_trial_end], catch=(RuntimeError,))
+        assert _tagged(client, study)[k] == ("true" if k in _front(study) else "false"), f"trial {k}"

@@ -17,14 +17,12 @@ from coexplore.tracking.plots import (
     write_plots,
 )
 from coexplore.tracking.summary import StudyView
-from tests.tracking.conftest import drive, new_study
+from tests.tracking.conftest import drive, driven_study, new_study
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    s = new_study(f"sqlite:///{tmp_path_factory.mktemp('plots') / 'study.db'}", "plots-module")
-    drive(s, None, 16)
-    return s
+    return driven_study(tmp_path_factory, "plots-module", 16)
 
 
 def test_pareto_plot_has_one_panel_per_objective_pair(study):
