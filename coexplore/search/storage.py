@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coexplore.tracking.store import mask_url
+from coexplore.tracking.store import mask_url, sqlite_path
 
 if TYPE_CHECKING:
     import optuna
@@ -33,13 +33,6 @@ class StorageError(RuntimeError):
 def resolve_storage_url(cli: str | None = None, config: str | None = None) -> str:
     """The storage URL to use: ``--storage``, else the study file's, else ``$COEXPLORE_STORAGE``, else the default."""
     return cli or config or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE_URL
-
-
-def _sqlite_file(url: str) -> Path | None:
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///"):].split("?", 1)[0]
-    return None if path in ("", ":memory:") else Path(path)
 
 
 def open_storage(
@@ -63,7 +56,7 @@ def open_storage(
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    db = _sqlite_file(url)
+    db = sqlite_path(url)
     if db is not None:
         if not create and not db.exists():
             raise StorageError(f"no study storage at {mask_url(url)} (start a study first, or pass --storage)")
@@ -108,7 +101,7 @@ def _fast_sqlite(engine) -> None:
 
 def proxy_cache_dir(url: str) -> Path:
     """Folder for the proxy's FP32 checkpoints: ``proxy-cache/`` beside an SQLite storage, else under ./coexplore-runs/."""
-    db = _sqlite_file(url)
+    db = sqlite_path(url)
     return (db.parent if db is not None else Path("coexplore-runs")) / "proxy-cache"
 
 
