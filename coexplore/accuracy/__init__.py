@@ -19,7 +19,7 @@ from coexplore.accuracy.datasets import (
     load_digits,
 )
 from coexplore.accuracy.errors import ProxyError
-from coexplore.accuracy.evaluator import ProxyEvaluator, ProxyResult
+from coexplore.accuracy.evaluator import ProxyEvaluator, ProxyResult, VariantBuilder, torch_settings
 from coexplore.accuracy.models import MODELS, DigitsCNN, ModelError, build_model
 
 __all__ = [
@@ -35,10 +35,12 @@ __all__ = [
     "ProxyResult",
     "ResNet20",
     "ResultCache",
+    "VariantBuilder",
     "Splits",
     "build_model",
     "load_cifar10",
     "load_dataset",
     "load_digits",
     "stable_hash",
+    "torch_settings",
 ]

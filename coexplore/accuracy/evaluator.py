@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +24,9 @@ from coexplore.quant import QuantPlan, calibrate_quantizers, quantizable_layers,
 
 if TYPE_CHECKING:
     from coexplore.workload import Workload
+
+VariantBuilder = Callable[[nn.Module, torch.Tensor], nn.Module]
+"""``build(fp32_model, calibration_batch) -> model``: a model-side variant ready to fine-tune."""
 
 CACHE_VERSION = 1
 """Bumped whenever a change to quantizers or training alters results, so old entries go unused."""
@@ -49,7 +52,7 @@ class ProxyResult:
 
 
 @contextmanager
-def _torch_settings(threads: int) -> Iterator[None]:
+def torch_settings(threads: int) -> Iterator[None]:
     """Threads, deterministic algorithms and a forked RNG for one evaluation.
 
     The caller's thread count, determinism flags and random state (a BoTorch sampler's, say) are
@@ -176,7 +179,7 @@ class ProxyEvaluator:
     def _pretrain(self) -> dict:
         cfg, t = self.config, self._tensors()
         steps_per_epoch = max(1, len(t["train_y"]) // min(cfg.batch_size, len(t["train_y"])))
-        with _torch_settings(self.threads):
+        with torch_settings(self.threads):
             model = self._new_model().to(self.device)
             train(
                 model,
@@ -226,12 +229,16 @@ class ProxyEvaluator:
 
         Plans that give every layer the same quantizers (``int8`` at 4 bits and ``int4``) share a key.
         """
-        specs = plan.layer_specs(self.layer_names)
+        return self.variant_key({"layers": [s.canonical() for s in plan.layer_specs(self.layer_names)]})
+
+    def variant_key(self, choices: dict) -> str:
+        """The cache key of a model-side variant described by ``choices`` (JSON-able): the choices,
+        the checkpoint, the fine-tune recipe and the cache version; nothing else."""
         return stable_hash(
             {
                 "v": CACHE_VERSION,
                 "checkpoint": self.pretrain_key,
-                "layers": [s.canonical() for s in specs],
+                **choices,
                 "recipe": self.config.finetune_recipe(),
             }
         )
@@ -243,8 +250,38 @@ class ProxyEvaluator:
             QuantPlanError: the plan names unknown layers or bits a scheme cannot take.
             ProxyError: fine-tuning diverged (NaN/inf or exploding loss); the message says where.
         """
+        weights, acts = plan.resolve(self.layer_names)
+        detail = {"plan": plan.key(), "model": self.model_name, "dataset": self.config.dataset,
+                  "weight_bits": weights, "act_bits": acts}
+
+        def build(fp32: nn.Module, calibration: torch.Tensor) -> nn.Module:
+            model = quantize_model(fp32, plan, inplace=True, layer_names=self.layer_names)
+            calibrate_quantizers(model.to(calibration.device), calibration)
+            return model
+
+        return self._evaluate(self.key(plan), build, detail)
+
+    def evaluate_variant(self, choices: dict, build: VariantBuilder, detail: dict | None = None) -> ProxyResult:
+        """Accuracy of a model-side variant of the FP32 model after the same brief fine-tune as plans.
+
+        The one path for every model-side choice other than a plain quantization plan (ENOS
+        operator assignments, later pruned or searched architectures): one recipe, one cache,
+        one cache-key version.
+
+        Args:
+            choices: everything the variant's accuracy depends on (JSON-able); the cache key is
+                built from it with :meth:`variant_key`.
+            build: ``build(fp32_model, calibration_batch) -> model``: the variant, ready to
+                fine-tune (quantizers calibrated), on the calibration batch's device.
+            detail: stored beside the cached result, for review.
+
+        Example:
+            >>> ev.evaluate_variant({"kind": "enos", "layers": [...]}, build)  # doctest: +SKIP
+        """
+        return self._evaluate(self.variant_key(choices), build, {**(detail or {}), "choices": choices})
+
+    def _evaluate(self, key: str, build: VariantBuilder, detail: dict) -> ProxyResult:
         start = time.perf_counter()
-        key = self.key(plan)
         hit = self.cache.get(key)
         if hit is not None:
             return ProxyResult(
@@ -256,28 +293,16 @@ class ProxyEvaluator:
                 key,
             )
         baseline = self.baseline_accuracy
-        acc = self._finetune(plan)
+        acc = self._finetune(build)
         seconds = time.perf_counter() - start
-        weights, acts = plan.resolve(self.layer_names)
-        detail = {
-            "plan": plan.key(),
-            "model": self.model_name,
-            "dataset": self.config.dataset,
-            "weight_bits": weights,
-            "act_bits": acts,
-            "recipe": self.config.finetune_recipe(),
-        }
-        self.cache.put(key, acc, baseline, seconds, detail)
+        self.cache.put(key, acc, baseline, seconds, {**detail, "recipe": self.config.finetune_recipe()})
         return ProxyResult(acc, baseline, baseline - acc, seconds, False, key)
 
-    def _finetune(self, plan: QuantPlan) -> float:
+    def _finetune(self, build: VariantBuilder) -> float:
         cfg, t = self.config, self._tensors()
-        with _torch_settings(self.threads):
-            model = quantize_model(
-                self.fp32_model(), plan, inplace=True, layer_names=self.layer_names
-            )
+        with torch_settings(self.threads):
+            model = build(self.fp32_model().to(self.device), t["train_x"][: max(cfg.batch_size, 256)])
             model = model.to(self.device)
-            calibrate_quantizers(model, t["train_x"][: max(cfg.batch_size, 256)])
             torch.manual_seed(cfg.seed)
             train(
                 model,
