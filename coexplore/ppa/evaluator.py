@@ -19,6 +19,7 @@ from coexplore.hardware.design import DATAFLOWS, NATIVE_BITS_BY_CODE, DesignBatc
 from coexplore.hardware.technology import TechnologyTable
 from coexplore.ppa.dataflows import DATAFLOW_MODELS, ArrayCosts, MappingInputs
 from coexplore.ppa.dataflows._base import FILTER_SPAD_TOO_SMALL, IFMAP_SPAD_TOO_SMALL
+from coexplore.ppa.derived import derived_totals
 from coexplore.ppa.result import PPAResult
 from coexplore.ppa.tiling import TileSet, fitted_tiles, layer_columns, tile_set
 from coexplore.workload.layer import Workload
@@ -280,10 +281,7 @@ def evaluate(
         latency_s=latency,
         energy_j=energy,
         area_mm2=area_total,
-        power_w=energy / latency,
-        gops_per_mm2=2 * total_macs / latency / 1e9 / area_total,
-        tops_per_w=2 * total_macs / energy / 1e12,
-        edp=energy * latency,
+        **derived_totals(energy, latency, area_total, total_macs),
         energy_breakdown_j={k: v.sum(axis=1) for k, v in layer_j.items()},
         area_breakdown_mm2=area,
         layer_feasible=reason_code == 0,
