@@ -45,7 +45,10 @@ class DesignPoint(BaseModel):
     """One accelerator design point: PE type and precision, array shape, memories, bandwidth.
 
     Scratchpad sizes are in words per PE; ``glb_kib`` is the shared global buffer in KiB.
-    ``weight_bits``/``act_bits`` default to the PE type's native precision.
+    ``weight_bits``/``act_bits`` default to the PE type's native precision. ``glb_port_bits`` is
+    the GLB's bandwidth to and from the array and DRAM in bits per cycle (0: unlimited, the
+    default); ``first_fill`` adds the cycles of loading a layer's first tile from DRAM before
+    compute starts (default False: transfers fully overlapped with compute).
 
     Example:
         >>> DesignPoint(pe_type="int8", pe_rows=12, pe_cols=14).weight_bits
@@ -67,6 +70,8 @@ class DesignPoint(BaseModel):
     clock_mhz: float = Field(default=200.0, gt=0, le=10000)
     dataflow: Dataflow = "row_stationary"
     tech_nm: float = Field(default=45.0, ge=3, le=180)
+    glb_port_bits: int = Field(default=0, ge=0, le=1048576)
+    first_fill: bool = False
 
     @model_validator(mode="after")
     def _native_bits(self) -> DesignPoint:
@@ -151,6 +156,14 @@ class DesignBatch:
     clock_mhz: np.ndarray
     dataflow: np.ndarray
     tech_nm: np.ndarray
+    glb_port_bits: np.ndarray | None = None
+    first_fill: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # Optional columns (added after the first release) default to the DesignPoint defaults.
+        for name, dtype in _OPTIONAL_COLUMNS.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(self.pe_type.shape, dtype=dtype))
 
     def __len__(self) -> int:
         return int(self.pe_type.shape[0])
@@ -174,11 +187,14 @@ class DesignBatch:
         """Build from column arrays; string PE types / dataflows are converted to codes."""
         out = {}
         for f in fields(cls):
+            if f.name in _OPTIONAL_COLUMNS and f.name not in cols:
+                continue
             v = np.asarray(cols[f.name])
             if f.name in ("pe_type", "dataflow") and v.dtype.kind in "UO":
                 names = PE_TYPES if f.name == "pe_type" else DATAFLOWS
                 v = np.array([names.index(x) for x in v], dtype=np.int64)
             dtype = np.float64 if f.name in ("glb_kib", "dram_gbps", "clock_mhz", "tech_nm") else np.int64
+            dtype = _OPTIONAL_COLUMNS.get(f.name, dtype)
             out[f.name] = v.astype(dtype)
         return cls(**out)
 
@@ -188,3 +204,7 @@ class DesignBatch:
         kw["pe_type"] = PE_TYPES[kw["pe_type"]]
         kw["dataflow"] = DATAFLOWS[kw["dataflow"]]
         return DesignPoint(**kw)
+
+
+_OPTIONAL_COLUMNS: dict[str, type] = {"glb_port_bits": np.int64, "first_fill": np.bool_}
+"""Columns a :class:`DesignBatch` may be built without (they then take the DesignPoint default)."""
