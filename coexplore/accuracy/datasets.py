@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from coexplore.accuracy._safe_pickle import RefusedGlobal, load_data_pickle
 from coexplore.accuracy.errors import ProxyError
 
 SPLIT_SEED = 0
@@ -56,10 +57,14 @@ class Splits:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered data set: its loader and the model the proxy uses when none is named."""
+    """A registered data set: its loader, the model the proxy uses when none is named, and its
+    cross-validation folds (:mod:`coexplore.accuracy.folds`; more on small data sets, where one
+    validation split is too noisy to rank plans, one on large ones, where each fold costs a
+    pretraining)."""
 
     load: Callable[[Path | None], Splits]
     default_model: str
+    default_folds: int = 1
 
 
 def _split_indices(n: int, val_fraction: float, test_fraction: float) -> tuple[np.ndarray, ...]:
@@ -120,10 +125,20 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         )
     try:
         with path.open("rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")
+            batch = load_data_pickle(fh, encoding="bytes")
+    except RefusedGlobal as exc:
+        raise DatasetError(
+            f"cifar10: {path}: {exc}; a CIFAR-10 batch holds only dicts, lists, bytes, str, "
+            "numbers and NumPy arrays, so this file is not one (or was tampered with)"
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+        raise DatasetError(f"cifar10: {path}: not a CIFAR-10 python batch ({exc})") from exc
+    try:
+        if not isinstance(batch, dict):
+            raise ValueError(f"holds a {type(batch).__name__}, not a dict")
         data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:
         raise DatasetError(f"cifar10: {path}: not a CIFAR-10 python batch ({exc})") from exc
     if len(data) != len(labels):
         raise DatasetError(f"cifar10: {path}: {len(data)} images but {len(labels)} labels")
@@ -156,7 +171,7 @@ def load_cifar10(data_dir: Path | None) -> Splits:
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "digits": DatasetSpec(load_digits, default_model="digits_cnn"),
+    "digits": DatasetSpec(load_digits, default_model="digits_cnn", default_folds=4),
     "cifar10": DatasetSpec(load_cifar10, default_model="resnet20"),
 }
 """Registered data sets by name."""

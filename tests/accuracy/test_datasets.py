@@ -77,3 +77,36 @@ def test_registry_names_each_data_sets_default_model() -> None:
     assert DATASETS["cifar10"].default_model == "resnet20"
     with pytest.raises(DatasetError, match="allowed: digits, cifar10"):
         load_dataset("mnist")
+
+
+class _Evil:
+    """Unpickling this runs ``os.system(command)`` with the plain unpickler."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):  # noqa: ANN204 - pickle protocol
+        import os
+
+        return (os.system, (self.command,))
+
+
+def test_cifar10_refuses_a_pickle_that_would_run_code_and_runs_none(tmp_path: Path) -> None:
+    _write_cifar(tmp_path, per_batch=2)
+    marker = tmp_path / "pwned"
+    with (tmp_path / "data_batch_2").open("wb") as fh:
+        pickle.dump({b"data": _Evil(f"touch {marker}"), b"labels": [0]}, fh)
+    with pytest.raises(DatasetError) as info:
+        load_cifar10(tmp_path)
+    message = str(info.value)
+    assert "data_batch_2" in message and "system" in message and "\n" not in message
+    assert not marker.exists()
+
+
+def test_cifar10_batches_written_with_the_old_protocol_still_load(tmp_path: Path) -> None:
+    _write_cifar(tmp_path, per_batch=2)
+    with (tmp_path / "test_batch").open("rb") as fh:
+        raw = pickle.load(fh)
+    with (tmp_path / "test_batch").open("wb") as fh:
+        pickle.dump(raw, fh, protocol=2)  # numpy arrays and bytes through reduce calls
+    assert len(load_cifar10(tmp_path).test_y) == 2
