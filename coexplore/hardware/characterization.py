@@ -23,6 +23,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from coexplore.hardware.fitting import PolyCurve
@@ -31,10 +32,14 @@ USER_QUANTITIES: dict[str, str] = {
     "mac_energy_pj": "energy per MAC of a PE family vs bits (sqrt(wb*ab)), pJ",
     "pe_area_um2": "PE logic area of a PE family vs native bits, um^2",
     "spad_energy_pj_per_bit": "scratchpad access energy per bit vs spad size in bytes, pJ",
+    "ifmap_spad_energy_pj_per_bit": "ifmap scratchpad energy per bit vs size in bytes (overrides spad_*), pJ",
+    "filter_spad_energy_pj_per_bit": "filter scratchpad / weight register file energy per bit vs size in bytes, pJ",
+    "psum_spad_energy_pj_per_bit": "psum scratchpad / output register energy per bit vs size in bytes, pJ",
     "spad_area_um2_per_bit": "scratchpad area per bit vs spad size in bytes, um^2",
     "glb_energy_pj_per_bit": "global-buffer access energy per bit vs size in bytes, pJ",
     "glb_area_um2_per_bit": "global-buffer area per bit vs size in bytes, um^2",
     "dram_energy_pj_per_bit": "DRAM access energy per bit (x ignored; use degree 0), pJ",
+    "noc_energy_pj_per_bit": "one inter-PE / NoC transfer per bit (x ignored; use degree 0), pJ",
     "leakage_w_per_mm2": "leakage power density (x ignored; use degree 0), W/mm^2",
 }
 """Quantities a characterization file may fit, with their x variable and unit."""
@@ -57,6 +62,33 @@ class Characterization:
     curves: dict[tuple[str, str], PolyCurve]
     node_nm: float | None = None
     source: str = ""
+
+    def merged_over(self, earlier: Characterization, factor: float = 1.0, earlier_factor: float = 1.0) -> Characterization:
+        """``earlier``'s curves with this file's replacing the quantities both measure.
+
+        Energy curves are brought to a common node first: ``factor`` / ``earlier_factor`` multiply
+        this file's / the earlier one's energy curves (1.0 when measured at the table's node).
+        """
+        curves = {k: _scaled(k, c, earlier_factor) for k, c in earlier.curves.items()}
+        curves.update({k: _scaled(k, c, factor) for k, c in self.curves.items()})
+        return Characterization(curves, None, f"{earlier.source} + {self.source}")
+
+
+def is_energy(quantity: str) -> bool:
+    """Whether a user quantity is an energy (scaled with the node), as opposed to an area."""
+    return "energy" in quantity
+
+
+def _scaled(key: tuple[str, str], curve: PolyCurve, factor: float) -> PolyCurve:
+    """``curve`` times ``factor`` for an energy quantity (log curves shift their constant term)."""
+    if factor == 1.0 or not is_energy(key[0]):
+        return curve
+    coef = list(curve.coef)
+    if curve.log:
+        coef[0] += float(np.log(factor))
+    else:
+        coef = [c * factor for c in coef]
+    return PolyCurve(tuple(coef), curve.log, curve.report)
 
 
 def _entry(path: Path, where: str, raw: dict) -> tuple[tuple[str, str], PolyCurve]:

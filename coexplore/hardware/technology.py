@@ -70,6 +70,28 @@ class TechnologyTable:
         return cls.default().with_characterization(load_characterization(path))
 
     @classmethod
+    def load_stack(cls, paths: list[str | Path] | tuple[str | Path, ...]) -> TechnologyTable:
+        """Load technology files in order: optionally a full table first, then characterizations
+        of measured points fitted over it, a later file's quantities replacing an earlier one's.
+
+        Example:
+            >>> TechnologyTable.load_stack([]).source
+            'coexplore/data/tech_45nm.yaml'
+        """
+        table = cls.default()
+        for i, path in enumerate(paths):
+            path = Path(path)
+            loaded = cls.load(path)
+            if loaded.user is None:  # a full table
+                if i > 0:
+                    raise TechError(f"{path}: a full technology table (with 'curves:') must come first; "
+                                    "later files must be characterizations (with 'fits:' or a CSV of points)")
+                table = loaded
+            else:
+                table = table.with_characterization(loaded.user)
+        return table
+
+    @classmethod
     def from_dict(cls, data: dict, source: str = "<dict>") -> TechnologyTable:
         """Build from the parsed YAML layout (``reference_node_nm``, ``curves``, ``constants``, ``scaling``)."""
         try:
@@ -88,11 +110,14 @@ class TechnologyTable:
         return cls(node, curves, consts, scaling, source=source)
 
     def with_characterization(self, char: Characterization) -> TechnologyTable:
-        """A copy whose quantities measured in ``char`` replace the default curves."""
+        """A copy whose quantities measured in ``char`` replace the table's curves (and those of
+        any characterization applied before: stacking, later wins)."""
         factor = 1.0
         if char.node_nm is not None:
             # Measured at another node: bring the points back to this table's reference node.
             factor = 1.0 / float(self.energy_scale(char.node_nm))
+        if self.user is not None:
+            return replace(self, user=char.merged_over(self.user, factor, self._user_factor), _user_factor=1.0)
         return replace(self, user=char, _user_factor=factor)
 
     # ---------------------------------------------------------------- raw access
@@ -197,10 +222,19 @@ class TechnologyTable:
     def spad_energy_pj_per_bit(
         self, size_bytes: np.ndarray,
         node_nm: np.ndarray | float | None = None,
+        operand: str | None = None,
     ) -> np.ndarray:
         """Register-file scratchpad energy per bit: 1x a 16-bit MAC per 16-bit access at 0.5 kB
-        ([E16]), scaled with size by the SRAM curve's exponent."""
-        value = self._measured_or("spad_energy_pj_per_bit", size_bytes, self._rf_energy_pj_per_bit)
+        ([E16]), scaled with size by the SRAM curve's exponent.
+
+        ``operand`` (``"ifmap"``, ``"filter"``, ``"psum"``) selects a user curve measured for that
+        scratchpad alone (``<operand>_spad_energy_pj_per_bit``) when one was given.
+        """
+        user = self.user_curve(f"{operand}_spad_energy_pj_per_bit") if operand else None
+        if user is not None:
+            value = user(size_bytes)
+        else:
+            value = self._measured_or("spad_energy_pj_per_bit", size_bytes, self._rf_energy_pj_per_bit)
         return self._at(value, node_nm, self.energy_scale)
 
     def _rf_energy_pj_per_bit(self, size_bytes: np.ndarray) -> np.ndarray:
@@ -237,6 +271,9 @@ class TechnologyTable:
 
     def noc_energy_pj_per_bit(self) -> float:
         """One inter-PE / NoC transfer per bit: 2x a 16-bit MAC per 16-bit word ([E16])."""
+        user = self.user_curve("noc_energy_pj_per_bit")
+        if user is not None:
+            return float(user(np.zeros(1))[0])
         return self.const("noc_energy_vs_mac16") * self.mac16_energy_pj() / 16.0
 
 

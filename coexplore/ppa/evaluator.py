@@ -1,10 +1,12 @@
 """The vectorized PPA evaluator: D design points x L layers at once, no loop over design points.
 
-Steps, all on arrays: per-layer precision and bit-fusion passes; the dataflow's array mapping
-(cycles, spad / NoC / GLB accesses; ``D x L``); the GLB tiling with the minimum energy-delay
-product among candidates that fit the buffer (a grid ``1 x L x M`` and capacity-fitted tiles
-``D x L x 3``, argmin over the candidate axis); energy from the technology table, area from the
-design, and the totals.
+Steps, all on arrays: per-layer precision and bit-fusion passes; the dataflow's intra-array
+mapping members (cycles, spad / NoC / GLB accesses; ``D x L x M``) and the mapper's choice among
+them by the criterion (``D x L``, :mod:`coexplore.ppa.mapper`); the GLB tiling with the minimum
+energy-delay product among candidates that fit the buffer (a grid ``1 x L x M`` and
+capacity-fitted tiles ``D x L x 3``, argmin over the candidate axis); energy from the technology
+table, area from the design, and the totals. Latency per layer is the largest of compute, DRAM
+transfer and GLB port time, plus the first tile's fill when the design point does not overlap it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from coexplore.hardware.technology import TechnologyTable
 from coexplore.ppa.dataflows import DATAFLOW_MODELS, ArrayCosts, MappingInputs
 from coexplore.ppa.dataflows._base import FILTER_SPAD_TOO_SMALL, IFMAP_SPAD_TOO_SMALL
 from coexplore.ppa.derived import derived_totals
+from coexplore.ppa.footprint import layer_footprint
+from coexplore.ppa.mapper import choose, glb_port_bits, member_energy_pj
 from coexplore.ppa.result import PPAResult
 from coexplore.ppa.tiling import TileSet, fitted_tiles, layer_columns, tile_set
 from coexplore.workload.layer import Workload
@@ -34,6 +38,9 @@ def _workload_geometry(workload: Workload) -> tuple[dict[str, np.ndarray], TileS
     workload many times): layer arrays (``L``), grid tiles (``L x M``), layer columns (``1 x L x 1``).
     Every array is read-only, as the cache shares it between calls."""
     layers = workload.arrays()
+    layers.update(layer_footprint(layers))
+    layers["weight_values"] = layers["k"] * (layers["c"] // layers["groups"]) * layers["r"] * layers["s"]
+    layers["ofmap_values"] = layers["n"] * layers["k"] * layers["p"] * layers["q"]
     col3 = layer_columns(layers, ndim=3)
     for a in (*layers.values(), *col3.values()):
         a.flags.writeable = False
@@ -62,9 +69,9 @@ def _array_costs(designs: DesignBatch, layers: dict[str, np.ndarray], caps: tupl
     common = {
         "n": lay["n"], "c": lay["c"], "k": lay["k"], "r": lay["r"], "s": lay["s"], "p_img": lay["p"],
         "q": lay["q"], "groups": lay["groups"], "macs": lay["macs"],
-        "ifmap_values": lay["n"] * lay["c"] * lay["h"] * lay["w"],
-        "weight_values": lay["k"] * (lay["c"] // lay["groups"]) * lay["r"] * lay["s"],
-        "ofmap_values": lay["n"] * lay["k"] * lay["p"] * lay["q"],
+        "ifmap_values": lay["ifmap_used"],
+        "weight_values": lay["weight_values"],
+        "ofmap_values": lay["ofmap_values"],
     }
     flows = np.unique(designs.dataflow)
     parts: list[tuple[np.ndarray | None, ArrayCosts]] = []
@@ -78,11 +85,14 @@ def _array_costs(designs: DesignBatch, layers: dict[str, np.ndarray], caps: tupl
         parts.append((m, DATAFLOW_MODELS[DATAFLOWS[int(code)]].map(x)))
     if len(parts) == 1:
         return parts[0][1]
-    shape = caps[0].shape  # (also the empty batch: no dataflow present, all arrays empty)
+    # Dataflows offer different numbers of members: pad each with copies of its last member.
+    n_members = max(costs.cycles.shape[-1] for _, costs in parts)
+    shape = (*caps[0].shape, n_members)  # (also the empty batch: all arrays empty)
     out = {f.name: np.zeros(shape, dtype=np.float64) for f in fields(ArrayCosts)}
     for m, costs in parts:
+        pad = np.minimum(np.arange(n_members), costs.cycles.shape[-1] - 1)
         for name, arr in out.items():
-            arr[m] = np.broadcast_to(getattr(costs, name), (int(m.sum()), shape[1]))
+            arr[m] = np.broadcast_to(getattr(costs, name)[..., pad], (int(m.sum()), shape[1], n_members))
     return ArrayCosts(**out)
 
 
@@ -106,50 +116,75 @@ class _Block:
     fill_pj_per_bit: np.ndarray
     leak_pj_per_cycle: np.ndarray
     comp_cycles: np.ndarray
+    array_port_bits: np.ndarray
+    port_bits_per_cycle: np.ndarray
+    first_fill: np.ndarray
+
+
+def _fill_bits(ts: TileSet, pick, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Bits of a candidate's first tile (its weights and inputs), loaded before compute starts."""
+    return pick(ts.fp_w) * wb + pick(ts.fp_a) * ab
+
+
+def _layer_cycles(comp: np.ndarray, dram_bits: np.ndarray, fill_bits: np.ndarray, b) -> np.ndarray:
+    """Cycles of a layer: the largest of compute, DRAM transfer and GLB port time (the port
+    carries the array's accesses and the DRAM fills), plus the non-overlapped first fill."""
+    port = np.where(b.port_bits_per_cycle > 0, (b.array_port_bits + dram_bits) / np.maximum(b.port_bits_per_cycle, 1), 0.0)
+    busy = np.maximum(np.maximum(comp, dram_bits / b.bits_per_cycle), port)
+    return busy + b.first_fill * fill_bits / b.bits_per_cycle
 
 
 def _rank(ts: TileSet, pick: Callable[[np.ndarray], np.ndarray], b: _Block) -> tuple[np.ndarray, ...]:
-    """Min-EDP legal candidate of ``ts`` per ``D' x L``: (index, its EDP, any fits, all bits)."""
+    """Min-EDP legal candidate of ``ts`` per ``D' x L``: (index, its EDP, any fits, all bits, fill bits)."""
     bits = _traffic_bits(ts, pick, b.wb, b.ab, b.pb)
     foot = pick(ts.fp_w) * b.wb + pick(ts.fp_a) * b.ab + pick(ts.fp_p) * b.pb
+    fill = _fill_bits(ts, pick, b.wb, b.ab)
     ok = foot <= b.glb_bits
-    cyc = np.maximum(b.comp_cycles, bits / b.bits_per_cycle)
+    cyc = _layer_cycles(b.comp_cycles, bits, fill, b)
     edp = np.where(ok, (b.base_pj + bits * b.fill_pj_per_bit + cyc * b.leak_pj_per_cycle) * cyc, np.inf)
     any_ok = ok.any(axis=2)
     # Nothing fits: keep the smallest-footprint tile (the point is flagged).
     idx = np.where(any_ok, np.argmin(edp, axis=2), np.argmin(foot, axis=2))[:, :, None]
-    return idx[:, :, 0], np.take_along_axis(edp, idx, 2)[:, :, 0], any_ok, bits
+    return idx[:, :, 0], np.take_along_axis(edp, idx, 2)[:, :, 0], any_ok, bits, fill
 
 
 def _choose_tiling(
     grid: TileSet, col3: dict[str, np.ndarray], wb: np.ndarray, ab: np.ndarray, pb: np.ndarray,
     glb_bits: np.ndarray, base_pj: np.ndarray, comp_cycles: np.ndarray,
     fill_pj_per_bit: np.ndarray, bits_per_cycle: np.ndarray, leak_pj_per_cycle: np.ndarray,
+    array_port_bits: np.ndarray, port_bits_per_cycle: np.ndarray, first_fill: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min-EDP legal GLB tiling per ``D x L``: (DRAM bits, cycles, fits) of the chosen candidate.
 
     Candidates are the grid (``grid``, ``L x M``) and the capacity-fitted tiles of ``col3``
     (``D x L x 3``); the search runs in blocks of design points. The other args are ``D x L``
-    (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``) or ``D x 1``.
+    (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``, ``array_port_bits``) or ``D x 1``.
     """
     d, n_layers = wb.shape
     best = np.empty((d, n_layers), dtype=np.intp)
     use_fitted = np.empty((d, n_layers), dtype=bool)
     fitted_bits = np.empty((d, n_layers))
+    fitted_fill = np.empty((d, n_layers))
     fits = np.empty((d, n_layers), dtype=bool)
-    args = (wb, ab, pb, glb_bits, bits_per_cycle, base_pj, fill_pj_per_bit, leak_pj_per_cycle, comp_cycles)
+    args = (wb, ab, pb, glb_bits, bits_per_cycle, base_pj, fill_pj_per_bit, leak_pj_per_cycle, comp_cycles,
+            array_port_bits, port_bits_per_cycle, first_fill)
     for lo in range(0, d, _CHUNK):
         sl = slice(lo, lo + _CHUNK)
         b = _Block(*(np.broadcast_to(a[sl], (min(d, lo + _CHUNK) - lo, n_layers))[:, :, None] for a in args))
-        g_idx, g_edp, g_ok, _ = _rank(grid, lambda a: a[None], b)
-        f_idx, f_edp, f_ok, f_bits = _rank(fitted_tiles(col3, b.wb, b.ab, b.pb, b.glb_bits), lambda a: a, b)
+        g_idx, g_edp, g_ok, _, _ = _rank(grid, lambda a: a[None], b)
+        f_idx, f_edp, f_ok, f_bits, f_fill = _rank(fitted_tiles(col3, b.wb, b.ab, b.pb, b.glb_bits), lambda a: a, b)
         best[sl] = g_idx
         use_fitted[sl] = f_edp < g_edp
         fitted_bits[sl] = np.take_along_axis(f_bits, f_idx[:, :, None], 2)[:, :, 0]
+        fitted_fill[sl] = np.take_along_axis(f_fill, f_idx[:, :, None], 2)[:, :, 0]
         fits[sl] = g_ok | f_ok
     cols = np.arange(n_layers)[None, :]
-    traffic = np.where(use_fitted, fitted_bits, _traffic_bits(grid, lambda a: a[cols, best], wb, ab, pb))
-    cycles = np.maximum(comp_cycles, np.ceil(traffic / bits_per_cycle))
+    pick = lambda a: a[cols, best]  # noqa: E731
+    traffic = np.where(use_fitted, fitted_bits, _traffic_bits(grid, pick, wb, ab, pb))
+    fill = np.where(use_fitted, fitted_fill, _fill_bits(grid, pick, wb, ab))
+    b = _Block(wb, ab, pb, glb_bits, bits_per_cycle, base_pj, fill_pj_per_bit, leak_pj_per_cycle, comp_cycles,
+               array_port_bits, port_bits_per_cycle, first_fill)
+    cycles = np.ceil(_layer_cycles(comp_cycles, traffic, fill, b))
     return traffic, cycles, fits
 
 
@@ -179,6 +214,7 @@ def evaluate(
     tech: TechnologyTable | None = None,
     weight_bits: np.ndarray | None = None,
     act_bits: np.ndarray | None = None,
+    criterion: str = "edp",
 ) -> PPAResult:
     """Power, performance and area of every design point on every layer of a workload.
 
@@ -194,6 +230,8 @@ def evaluate(
         weight_bits: per-layer weight precision, shape ``L`` or ``D x L`` (default: each design's
             ``weight_bits``).
         act_bits: per-layer activation precision, shape ``L`` or ``D x L``.
+        criterion: how the mapper chooses each layer's intra-array mapping: ``"edp"`` (default),
+            ``"energy"`` or ``"latency"`` (:mod:`coexplore.ppa.mapper`).
 
     Example:
         >>> from coexplore.hardware import DesignBatch, DesignPoint
@@ -223,22 +261,17 @@ def evaluate(
         designs.filter_spad[:, None] * np.floor(nw[:, None] / wb_op),
         designs.psum_spad[:, None] + np.zeros((1, n_layers)),
     )
-    arr = _array_costs(designs, layers, caps)
+    members = _array_costs(designs, layers, caps)
     macs = layers["macs"].astype(np.float64)[None, :]
-    comp_cycles = arr.cycles * passes
 
-    e_if = tech.spad_energy_pj_per_bit(designs.ifmap_spad * na / 8)[:, None]
-    e_fi = tech.spad_energy_pj_per_bit(designs.filter_spad * nw / 8)[:, None]
-    e_ps = tech.spad_energy_pj_per_bit(designs.psum_spad * acc_native / 8)[:, None]
+    e_if = tech.spad_energy_pj_per_bit(designs.ifmap_spad * na / 8, operand="ifmap")[:, None]
+    e_fi = tech.spad_energy_pj_per_bit(designs.filter_spad * nw / 8, operand="filter")[:, None]
+    e_ps = tech.spad_energy_pj_per_bit(designs.psum_spad * acc_native / 8, operand="psum")[:, None]
     glb_bytes = designs.glb_kib * 1024.0
     e_glb = tech.glb_energy_pj_per_bit(glb_bytes)[:, None] * e_scale
     e_noc = tech.noc_energy_pj_per_bit() * e_scale
     e_dram = tech.dram_energy_pj_per_bit() * e_scale
-
     mac_pj = macs * e_mac
-    spad_pj = (arr.spad_w * wb * e_fi + arr.spad_a * ab * e_if + arr.spad_p * pb * e_ps) * e_scale
-    noc_pj = (arr.noc_w * wb + arr.noc_a * ab + arr.noc_p * pb) * e_noc
-    glb_array_pj = (arr.glb_w * wb + arr.glb_a * ab + arr.glb_p * pb) * e_glb
 
     area = _area_mm2(designs, tech, nw, na, acc_native)
     area_total = sum(area.values())
@@ -246,11 +279,27 @@ def evaluate(
     leak_w = tech.leakage_w_per_mm2(designs.tech_nm) * area_total
     leak_pj_per_cycle = (leak_w / clock_hz * 1e12)[:, None]
     bits_per_cycle = (designs.dram_gbps * 1e9 * 8 / clock_hz)[:, None]
+    port_bpc = designs.glb_port_bits.astype(np.float64)[:, None]
+
+    # Intra-array mapping: price every member, keep the best by the criterion.
+    parts = member_energy_pj(members, wb, ab, pb, e_fi * e_scale, e_if * e_scale, e_ps * e_scale, e_noc, e_glb)
+    compulsory = (layers["weight_values"][None, :] * wb + layers["ifmap_used"][None, :] * ab
+                  + layers["ofmap_values"][None, :] * ab)
+    port_m = np.where(port_bpc[..., None] > 0,
+                      glb_port_bits(members, wb, ab, pb) / np.maximum(port_bpc, 1)[..., None], 0.0)
+    arr, member = choose(
+        members, mac_pj[..., None] + sum(parts.values()), members.cycles * passes[..., None],
+        compulsory / bits_per_cycle, port_m, leak_pj_per_cycle, compulsory * e_dram, criterion,
+    )
+    comp_cycles = arr.cycles * passes
+    spad_pj, noc_pj, glb_array_pj = (v for v in member_energy_pj(
+        arr, wb, ab, pb, e_fi * e_scale, e_if * e_scale, e_ps * e_scale, e_noc, e_glb).values())
 
     traffic, cycles, glb_fits = _choose_tiling(
         grid, col3, wb, ab, pb, (glb_bytes * 8)[:, None],
         mac_pj + spad_pj + noc_pj + glb_array_pj, comp_cycles, e_dram + e_glb, bits_per_cycle,
-        leak_pj_per_cycle,
+        leak_pj_per_cycle, glb_port_bits(arr, wb, ab, pb), port_bpc,
+        designs.first_fill.astype(np.float64)[:, None],
     )
     layer_pj = {
         "mac": mac_pj,
@@ -295,6 +344,7 @@ def evaluate(
         layer_weight_bits=wb,
         layer_act_bits=ab,
         layer_names=tuple(workload.layer_names),
+        layer_mapping=member,
     )
 
 

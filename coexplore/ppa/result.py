@@ -28,6 +28,9 @@ class PPAResult:
     ``layer_compute_cycles`` the PE array's alone (what SCALE-Sim calls compute cycles).
     ``layer_feasible`` says which layers' minimal tiles fit (``feasible`` is their conjunction);
     ``layer_utilization`` is useful MACs over PE-cycles, DRAM stalls included.
+    ``layer_mapping`` is the intra-array mapping member the mapper chose per layer (0: the
+    dataflow's reference mapping, SCALE-Sim's for the systolic arrays; see
+    :mod:`coexplore.ppa.mapper`).
 
     Example:
         >>> from coexplore.hardware import DesignPoint
@@ -63,6 +66,7 @@ class PPAResult:
     layer_weight_bits: np.ndarray
     layer_act_bits: np.ndarray
     layer_names: tuple[str, ...]
+    layer_mapping: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.feasible.shape[0])
@@ -73,7 +77,7 @@ class PPAResult:
         Keys: ``TOP_LEVEL_KEYS``, ``energy_breakdown_j``, ``area_breakdown_mm2``,
         ``infeasible_reason``, and with ``per_layer`` a list ``layers`` of dicts with ``name``,
         ``macs``, ``cycles``, ``energy_j``, ``utilization``, ``dram_bytes``, ``weight_bits``,
-        ``act_bits``, ``compute_cycles`` and one flat ``energy_<component>_j`` per energy component
+        ``act_bits``, ``compute_cycles``, ``mapping`` and one flat ``energy_<component>_j`` per energy component
         (flat, so the rows go straight into a CSV).
         """
         out: dict = {}
@@ -95,6 +99,7 @@ class PPAResult:
                     "dram_bytes": float(self.layer_dram_bytes[i, j]),
                     "weight_bits": int(self.layer_weight_bits[i, j]),
                     "act_bits": int(self.layer_act_bits[i, j]),
+                    "mapping": int(self.layer_mapping[i, j]) if self.layer_mapping is not None else 0,
                     **{f"energy_{k}_j": float(v[i, j]) for k, v in self.layer_energy_breakdown_j.items()},
                 }
                 for j, name in enumerate(self.layer_names)
@@ -121,6 +126,7 @@ class PPAResult:
             "dram_bytes": self.layer_dram_bytes[i],
             "weight_bits": self.layer_weight_bits[i],
             "act_bits": self.layer_act_bits[i],
+            "mapping": self.layer_mapping[i] if self.layer_mapping is not None else 0,
         }
         cols.update({f"energy_{k}_j": v[i] for k, v in self.layer_energy_breakdown_j.items()})
         return pd.DataFrame(cols)

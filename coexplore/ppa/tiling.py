@@ -13,6 +13,10 @@ Two candidate families:
   output channel, and the largest channel tile with all rows or with one row, each solved in
   closed form from the design's GLB size and the layer's bits, so traffic falls smoothly as the
   buffer grows.
+
+Input footprints and traffic count only the input pixels a layer reads
+(:mod:`coexplore.ppa.footprint`): padding is never moved, and strides larger than the filter skip
+rows and columns.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from coexplore.ppa.footprint import layer_footprint
 
 # (output-channel splits, output-row splits, input-channel splits); 0 means "down to 1".
 CANDIDATES: tuple[tuple[int, int, int], ...] = tuple(
@@ -56,18 +62,26 @@ def _split(total: np.ndarray, splits: np.ndarray) -> np.ndarray:
 
 
 def layer_columns(layers: dict[str, np.ndarray], ndim: int = 2) -> dict[str, np.ndarray]:
-    """Layer arrays (shape ``L``) as float columns shaped for a trailing candidate axis."""
+    """Layer arrays (shape ``L``), footprint included, as float columns shaped for a trailing
+    candidate axis."""
+    if "h_used" not in layers:
+        layers = {**layers, **layer_footprint(layers)}
     shape = (1,) * (ndim - 2) + (-1, 1)
     return {k: v.astype(np.float64).reshape(shape) for k, v in layers.items()}
 
 
 def tile_costs(col: dict[str, np.ndarray], k_t: np.ndarray, p_t: np.ndarray, c_t: np.ndarray) -> TileSet:
-    """Footprint and traffic of tiles ``k_t x p_t x c_t`` (fields broadcastable to their shape)."""
-    n, c, k, h, w = col["n"], col["c"], col["k"], col["h"], col["w"]
-    r, s, stride, pad, g = col["r"], col["s"], col["stride"], col["padding"], col["groups"]
-    p_img, q = col["p"], col["q"]
+    """Footprint and traffic of tiles ``k_t x p_t x c_t`` (fields broadcastable to their shape).
+
+    ``col`` is :func:`layer_columns` (footprint included). A tile of ``t`` output rows reads
+    ``t * row_step + row_base`` input rows (at most the ``h_used`` rows the layer reads) of
+    ``w_used`` columns; successive row tiles of an image re-read the ``row_base`` rows they share.
+    """
+    n, c, k = col["n"], col["c"], col["k"]
+    r, s, g = col["r"], col["s"], col["groups"]
+    p_img = col["p"]
+    h_used, w_used, step, base = col["h_used"], col["w_used"], col["row_step"], col["row_base"]
     cg, kg = c / g, k / g
-    hp, wp = h + 2 * pad, w + 2 * pad
     # A row tile is either part of one image's output rows or a number of whole images.
     whole = p_t >= p_img
     images = np.maximum(np.floor(p_t / p_img), 1.0)
@@ -77,20 +91,20 @@ def tile_costs(col: dict[str, np.ndarray], k_t: np.ndarray, p_t: np.ndarray, c_t
     n_c = np.ceil(cg / c_t)
     # Input channels a tile of k_t output channels needs (grouped conv: only its groups').
     c_need = np.minimum(c, cg * np.ceil(k_t / kg))
-    rows_in = np.where(whole, images * hp, (p_t - 1) * stride + r)
-    # Rows read per image: each extra row tile re-reads the R - stride rows it shares.
+    rows_in = np.where(whole, images * h_used, np.minimum(p_t * step + base, h_used))
+    # Rows read per image: each extra row tile re-reads the rows it shares with the previous one.
     tiles_per_image = np.where(whole, 1.0, np.ceil(p_img / p_t))
-    rows_read = np.minimum(hp, (p_img - 1) * stride + r) + (tiles_per_image - 1) * np.maximum(r - stride, 0)
-    halo = np.maximum(1.0, rows_read / hp)
-    ifmap = n * c * h * w
+    rows_read = h_used + (tiles_per_image - 1) * base
+    halo = np.maximum(1.0, rows_read / h_used)
+    ifmap = col["ifmap_used"]
     weights = k * cg * r * s
-    ofmap = n * k * p_img * q
+    ofmap = n * k * p_img * col["q"]
     reread_i = np.maximum(1.0, n_k * c_need / c)
     chunked = n_c > 1
     return TileSet(
         fp_w=k_t * c_t * r * s,
-        fp_a=c_need * c_t / cg * rows_in * wp,
-        fp_p=k_t * p_t * q,
+        fp_a=c_need * c_t / cg * rows_in * w_used,
+        fp_p=k_t * p_t * col["q"],
         w_a=weights * np.where((n_k * n_c) > 1, n_p, 1.0),
         i_a=ifmap * halo * np.where(chunked, reread_i, 1.0),
         w_b=weights * np.where(chunked & (n_p > 1), n_p, 1.0),
@@ -130,18 +144,17 @@ def fitted_tiles(
         glb_bits: GLB capacity in bits, ``D x 1 x 1``.
     """
     c, k, g = col["c"], col["k"], col["groups"]
-    r, s, stride, q = col["r"], col["s"], col["stride"], col["q"]
-    wp = col["w"] + 2 * col["padding"]
+    r, s, q = col["r"], col["s"], col["q"]
+    w_used, h_used, step, base = col["w_used"], col["h_used"], col["row_step"], col["row_base"]
     cg, pn = c / g, col["n"] * col["p"]
     # 1) one output channel, as many output rows as fit (loop order A re-reads weights less).
-    fixed = cg * r * s * wb + cg * wp * ab * (r - stride)
-    p_rows = np.floor((glb_bits - fixed) / (cg * wp * ab * stride + q * pb))
+    fixed = cg * r * s * wb + cg * w_used * ab * base
+    p_rows = np.floor((glb_bits - fixed) / (cg * w_used * ab * step + q * pb))
     # 2) all rows resident, as many output channels as fit; 3) one output row, as many channels.
-    hp = col["h"] + 2 * col["padding"]
     per_k_all = cg * r * s * wb + pn * q * pb
-    k_all = np.floor((glb_bits - c * hp * col["n"] * wp * ab) / per_k_all)
+    k_all = np.floor((glb_bits - c * h_used * col["n"] * w_used * ab) / per_k_all)
     per_k_row = cg * r * s * wb + q * pb
-    k_row = np.floor((glb_bits - c * r * wp * ab) / per_k_row)
+    k_row = np.floor((glb_bits - c * np.minimum(step + base, h_used) * w_used * ab) / per_k_row)
     one = np.ones_like(p_rows)
     k_t = np.concatenate([one, k_all, k_row], axis=2)
     p_t = np.concatenate([p_rows, pn + 0 * one, one], axis=2)

@@ -14,6 +14,7 @@ from coexplore.workload import Layer, Workload
 LAYER = Layer("conv", c=2, k=3, h=4, w=4, r=3, s=3)
 ONE = Workload("one", (LAYER,))
 FAST_DRAM = {"dram_gbps": 10000.0, "glb_kib": 64.0}
+ONE_WORD = {"filter_spad": 1, "psum_spad": 1}  # one-word spads: the mapper has only SCALE-Sim's mapping
 
 
 def _point(**kw) -> DesignPoint:
@@ -27,14 +28,14 @@ def test_the_layer_has_216_macs():
 def test_weight_stationary_cycles_follow_scalesim_folds():
     # Sr = R*S*C = 18, Sc = K = 3, T = P*Q = 4 on a 4x4 array: ceil(18/4) * ceil(3/4) = 5 folds
     # of 2*4 + 4 + 4 - 2 = 14 cycles.
-    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4), ONE)
+    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4, **ONE_WORD), ONE)
     assert res.layer_compute_cycles[0, 0] == 5 * 14
     assert res.cycles[0] == 70
 
 
 def test_output_stationary_cycles_follow_scalesim_folds():
     # Sr = P*Q = 4, Sc = K = 3, T = R*S*C = 18 on a 4x4 array: one fold of 4 + 4 + 18 - 2 cycles.
-    res = evaluate_point(_point(dataflow="output_stationary", pe_rows=4, pe_cols=4), ONE)
+    res = evaluate_point(_point(dataflow="output_stationary", pe_rows=4, pe_cols=4, **ONE_WORD), ONE)
     assert res.cycles[0] == 24
 
 
@@ -47,7 +48,7 @@ def test_row_stationary_cycles_count_one_dimensional_convolutions():
 
 def test_mac_energy_is_macs_times_energy_per_mac():
     tech = TechnologyTable.default()
-    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4), ONE)
+    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4, **ONE_WORD), ONE)
     per_mac = float(tech.mac_energy_pj(np.array([1]), 8, 8)[0])
     assert res.energy_breakdown_j["mac"][0] == pytest.approx(216 * per_mac * 1e-12)
 
@@ -55,14 +56,14 @@ def test_mac_energy_is_macs_times_energy_per_mac():
 def test_dram_traffic_is_one_pass_over_weights_inputs_and_outputs_when_the_layer_fits():
     # 54 weights + 32 inputs + 12 outputs at 8 bits = 98 bytes.
     tech = TechnologyTable.default()
-    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4), ONE)
+    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4, **ONE_WORD), ONE)
     assert res.layer_dram_bytes[0, 0] == pytest.approx(98)
     assert res.energy_breakdown_j["dram"][0] == pytest.approx(98 * 8 * tech.dram_energy_pj_per_bit() * 1e-12)
 
 
 def test_weight_stationary_glb_and_noc_terms_by_hand():
     tech = TechnologyTable.default()
-    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4), ONE)
+    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4, **ONE_WORD), ONE)
     e_glb = float(tech.glb_energy_pj_per_bit(64 * 1024))
     # Array <-> GLB: 54 weights, T*Sr*col_fold = 72 ifmap reads, psums 4*3*5 writes + 4*3*4 reads;
     # plus the 98 bytes filled from DRAM.
@@ -76,7 +77,7 @@ def test_weight_stationary_glb_and_noc_terms_by_hand():
 
 def test_leakage_energy_is_power_density_times_area_times_latency():
     tech = TechnologyTable.default()
-    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4), ONE)
+    res = evaluate_point(_point(dataflow="weight_stationary", pe_rows=4, pe_cols=4, **ONE_WORD), ONE)
     expected = float(tech.leakage_w_per_mm2()) * res.area_mm2[0] * res.latency_s[0]
     assert res.energy_breakdown_j["leakage"][0] == pytest.approx(expected)
 

@@ -1,9 +1,13 @@
 """The dataflow contract: map every layer onto the PE array and count cycles and accesses.
 
 A dataflow sees a batch of design points that all use it (``D`` rows) and all layers (``L``
-columns) at once. It returns, per ``D x L``, the compute cycles of one precision pass and the
-number of values each operand moves at each level below the global buffer. The GLB <-> DRAM
-tiling is common to all dataflows (``coexplore.ppa.tiling``).
+columns) at once. It returns, per ``D x L x M``, the compute cycles of one precision pass and the
+number of values each operand moves at each level below the global buffer, for each of its ``M``
+intra-array mappings (which loops are unrolled on rows and columns, which run in time inside a
+PE, given the design point's scratchpads). Member 0 is always the dataflow's reference mapping
+(SCALE-Sim's for the systolic ones); the evaluator picks one member per ``D x L`` by the study's
+criterion (:mod:`coexplore.ppa.mapper`). The GLB <-> DRAM tiling is common to all dataflows
+(``coexplore.ppa.tiling``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class MappingInputs:
     q: np.ndarray
     groups: np.ndarray
     macs: np.ndarray
-    ifmap_values: np.ndarray
+    ifmap_values: np.ndarray  # input values the layer reads once (true footprint)
     weight_values: np.ndarray
     ofmap_values: np.ndarray
     rows: np.ndarray
@@ -59,7 +63,8 @@ class MappingInputs:
 
 @dataclass(frozen=True)
 class ArrayCosts:
-    """Per ``D x L``: cycles of one pass, utilization and value counts per operand and level.
+    """Per ``D x L x M`` (``M`` mapping members): cycles of one pass and value counts per operand
+    and level.
 
     ``glb_*`` count values read from or written to the global buffer by the array, ``spad_*``
     scratchpad / PE-register accesses, ``noc_*`` inter-PE or bus deliveries; ``w`` weights,
@@ -86,7 +91,17 @@ class Dataflow(ABC):
 
     @abstractmethod
     def map(self, x: MappingInputs) -> ArrayCosts:
-        """Cycles and access counts of every layer on every design point (``D x L`` arrays)."""
+        """Cycles and access counts of every layer on every design point for each mapping member
+        (``D x L x M`` arrays; member 0 the reference mapping)."""
+
+
+def stack_members(members: list[ArrayCosts]) -> ArrayCosts:
+    """Stack ``D x L`` member costs into ``D x L x M`` arrays (member order kept)."""
+    names = ArrayCosts.__dataclass_fields__
+    shape = np.broadcast_shapes(*(np.shape(getattr(m, f)) for m in members for f in names))
+    return ArrayCosts(**{
+        f: np.stack([np.broadcast_to(getattr(m, f), shape) for m in members], axis=-1) for f in names
+    })
 
 
 def cdiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:

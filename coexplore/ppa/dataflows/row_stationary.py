@@ -12,6 +12,7 @@ from coexplore.ppa.dataflows._base import (
     Dataflow,
     MappingInputs,
     cdiv,
+    stack_members,
 )
 
 
@@ -24,7 +25,7 @@ class RowStationary(Dataflow):
     scratchpads hold ``q`` channels of an ifmap row window (``q*S <= ifmap_spad``), ``p*q`` filter
     rows (``p*q*S <= filter_spad``) and ``p`` partial sums (``p <= psum_spad``). The spad tiling
     is the largest legal one: in this model more in-PE reuse only removes GLB and NoC accesses and
-    never costs cycles, so it is the minimum-energy-delay legal spad tiling.
+    never costs cycles, so it is the minimum-energy-delay legal spad tiling (one member).
     """
 
     name = "row_stationary"
@@ -55,7 +56,7 @@ class RowStationary(Dataflow):
         chan_rounds = cdiv(cg, q * t)
         glb_p = x.ofmap_values * (2 * chan_rounds - 1)
         zero = np.zeros_like(cycles)
-        return ArrayCosts(
+        return stack_members([ArrayCosts(
             cycles=cycles,
             glb_w=glb_w,
             glb_a=glb_a,
@@ -67,4 +68,4 @@ class RowStationary(Dataflow):
             noc_a=glb_a * r_eff,  # an ifmap row goes diagonally to R PEs
             noc_p=x.ofmap_values * cdiv(cg, q) * (r_eff - 1) + glb_p,  # vertical accumulation
             reason=reason,
-        )
+        )])

@@ -1,32 +1,54 @@
-"""Weight-stationary systolic array (TPU; SCALE-Sim ``ws``)."""
+"""Weight-stationary systolic array (TPU; SCALE-Sim ``ws``), with in-PE temporal reduction."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from coexplore.ppa.dataflows._base import FITS, ArrayCosts, Dataflow, MappingInputs, cdiv
+from coexplore.ppa.dataflows._base import FITS, ArrayCosts, Dataflow, MappingInputs, cdiv, stack_members
+
+
+def reduction_per_pe(sr: np.ndarray, rows: np.ndarray, filter_cap: np.ndarray) -> np.ndarray:
+    """Reduction elements a PE runs in time with its weight register file (``D x L``).
+
+    The largest count the filter spad holds, balanced so that the row folds it leaves are as full
+    as possible: ``f = ceil(Sr / (rows * folds))`` with ``folds = ceil(Sr / (rows * cap))``.
+    A spad of one word gives ``f = 1`` (SCALE-Sim's mapping).
+    """
+    cap = np.maximum(1, np.minimum(filter_cap, cdiv(sr, rows)))
+    folds = cdiv(sr, rows * cap)
+    return np.maximum(1, cdiv(sr, rows * folds))
 
 
 class WeightStationary(Dataflow):
-    """Each PE holds one weight; ifmaps flow across rows, partial sums down columns.
+    """Each PE holds ``f`` weights of one output channel; ifmaps flow across rows, partial sums
+    down columns.
 
     Per group the layer is the GEMM ``(T x Sr) @ (Sr x Sc)`` with ``Sr = R*S*Cg`` (filter size),
-    ``Sc = Kg`` and ``T = N*P*Q`` (ofmap pixels). It runs in ``ceil(Sr/rows) * ceil(Sc/cols)``
-    folds of ``2*rows + cols + T - 2`` cycles each: load the weights (``rows``), stream ``T``
-    ifmap rows, fill and drain the skew (``rows + cols - 2``). This is SCALE-Sim v2's compute
-    model (``scalesim/compute/systolic_compute_ws.py``: the filter demand matrix of a fold has
-    ``rows`` + ``rows + cols + T - 2`` rows).
+    ``Sc = Kg`` and ``T = N*P*Q`` (ofmap pixels). With ``f`` reduction elements per PE it runs in
+    ``ceil(Sr/(rows*f)) * ceil(Sc/cols)`` folds of ``rows*f + T*f + rows + cols - 2`` cycles: load
+    the weights (``rows*f``), stream ``T`` ifmap rows of ``f`` values each, fill and drain the skew.
+
+    Members: ``f = 1``, SCALE-Sim v2's compute model (``scalesim/compute/systolic_compute_ws.py``:
+    a fold's filter demand matrix has ``rows`` + ``rows + cols + T - 2`` rows), whose partial sums
+    leave the array every row fold; and ``f`` from :func:`reduction_per_pe`, which accumulates
+    ``f`` products in the PE's output register before passing a partial sum on, so the reduction
+    runs in time inside the PE and far fewer partial sums spill to the global buffer.
     """
 
     name = "weight_stationary"
 
     def map(self, x: MappingInputs) -> ArrayCosts:
+        f_rf = reduction_per_pe(x.r * x.s * x.cg, x.rows, x.filter_cap)
+        return stack_members([self._member(x, np.ones_like(f_rf)), self._member(x, f_rf)])
+
+    @staticmethod
+    def _member(x: MappingInputs, f: np.ndarray) -> ArrayCosts:
         sr = x.r * x.s * x.cg
         sc = x.kg
         t = x.n * x.p_img * x.q
-        row_fold = cdiv(sr, x.rows)
+        row_fold = cdiv(sr, x.rows * f)
         col_fold = cdiv(sc, x.cols)
-        cycles = x.groups * row_fold * col_fold * (2 * x.rows + x.cols + t - 2)
+        cycles = x.groups * row_fold * col_fold * (x.rows * f + t * f + x.rows + x.cols - 2)
         g = x.groups
         psum_writes = g * t * sc * row_fold  # each fold writes T x used columns (SCALE-Sim ofmap)
         psum_reads = g * t * sc * (row_fold - 1)  # re-read to accumulate across row folds
@@ -36,11 +58,11 @@ class WeightStationary(Dataflow):
             glb_w=x.weight_values + zero,  # every weight loaded into the array once
             glb_a=g * t * sr * col_fold,  # SCALE-Sim ifmap reads: T x used rows per fold
             glb_p=psum_writes + psum_reads,
-            spad_w=x.macs + zero,  # the stationary weight register is read once per MAC
+            spad_w=x.macs + zero,  # the stationary weight register (file) is read once per MAC
             spad_a=zero,
-            spad_p=zero,
+            spad_p=2 * x.macs * (1 - 1 / f),  # output register read + write between hand-offs
             noc_w=x.weight_values * (x.rows + 1) / 2 + zero,  # shifted down to its row: rows/2 hops on average
             noc_a=x.macs + zero,  # ifmap hops PE to PE along a row once per MAC
-            noc_p=x.macs + zero,  # partial sum hops down a column once per MAC
+            noc_p=x.macs / f,  # a partial sum hops down a column once per f MACs
             reason=np.full(cycles.shape, FITS),
         )
