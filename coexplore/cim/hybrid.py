@@ -25,6 +25,7 @@ from coexplore.cim.cost import ENERGY_COMPONENTS, CimLayerCost, cim_layer_costs,
 from coexplore.cim.macro import CimMacro
 from coexplore.cim.technology import CimTechnology, load_cim_technology
 from coexplore.hardware.design import NATIVE_BITS, DesignBatch, DesignPoint
+from coexplore.ppa.derived import derived_totals
 from coexplore.workload.layer import Workload
 
 
@@ -224,16 +225,20 @@ class HybridCost:
     def area_mm2(self) -> float:
         return self.area_digital_mm2 + self.area_cim_mm2
 
-    def metrics(self) -> dict[str, float]:
-        """Totals as a flat metric dict (the trial ``metrics`` user attribute)."""
+    def raw_totals(self, macs: float) -> dict[str, float]:
+        """The raw totals of the trial record (``energy_j``, ``latency_s``, ``area_mm2``, ``macs``,
+        ``cycles`` and the derived ones of :func:`coexplore.ppa.derived_totals`)."""
+        cycles = float(sum(r.get("cycles", 0.0) for r in self.per_layer))
+        return {"energy_j": self.energy_j, "latency_s": self.latency_s, "area_mm2": self.area_mm2,
+                "macs": float(macs), "cycles": cycles,
+                **derived_totals(self.energy_j, self.latency_s, self.area_mm2, float(macs))}
+
+    def breakdown(self) -> dict[str, float]:
+        """Area and energy split between digital and CIM, and how many layers run in CIM."""
         modes = np.array([a.split("@")[1] for a in self.assignment])
         return {
-            "energy_j": self.energy_j,
-            "latency_s": self.latency_s,
-            "area_mm2": self.area_mm2,
             "area_digital_mm2": self.area_digital_mm2,
             "area_cim_mm2": self.area_cim_mm2,
-            "edp_js": self.energy_j * self.latency_s,
             "energy_digital_j": float(self.layer_energy_j[modes == "digital"].sum()),
             "energy_cim_j": float(self.layer_energy_j[modes == "cim"].sum()),
             "cim_layers": float((modes == "cim").sum()),

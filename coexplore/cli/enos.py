@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -56,29 +55,20 @@ def search(
     no_tracking: bool = typer.Option(False, "--no-tracking", help="Do not log to MLflow."),
 ) -> None:
     """Run an ENOS lambda sweep and record each assignment as a trial of the study; print the sweep's front."""
-    from coexplore.accuracy.errors import ProxyError
-    from coexplore.cli.study import _errors
-    from coexplore.enos.study import EnosStudyError, enos_study_search
-    from coexplore.search import driver
-    from coexplore.search.storage import mask_url, resolve_storage_url
-    from coexplore.search.study_config import load_study
+    from coexplore import api
+    from coexplore.cli.common import errors
+    from coexplore.enos.study import EnosStudyError
 
     weights = _lambdas(lambdas)
-    with _errors():
+    err.print(f"ENOS on {study}: {len(weights)} searches x {steps} steps, {mode.value}", markup=False)
+    with errors():
         try:
-            if Path(study).is_file():
-                cfg = load_study(study)
-                url = resolve_storage_url(storage, cfg.storage)
-            else:
-                _, cfg, url = driver.load(study, storage)
-            err.print(f"ENOS on study {cfg.name} ({mask_url(url)}): {len(weights)} searches x {steps} steps, {mode.value}",
-                      markup=False)
-            results = enos_study_search(
-                cfg, url, weights, mode=mode.value, steps=steps, tracking=not no_tracking,
+            cfg, results = api.enos_search(
+                study, weights, storage=storage, mode=mode.value, steps=steps, tracking=not no_tracking,
                 on_result=lambda r: err.print(f"  lambda {r.energy_weight:g}: trial {r.trial.number}"
                                               f"{' (already in the study)' if r.duplicate else ''}", markup=False),
             )
-        except (EnosStudyError, ProxyError) as exc:
+        except EnosStudyError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(1) from None
     _print_front(cfg, results)
@@ -87,11 +77,11 @@ def search(
 def _print_front(cfg, results) -> None:
     import numpy as np
 
-    from coexplore.search.pareto import non_dominated_mask
+    from coexplore.record.front import is_feasible, non_dominated_mask
 
     names, directions = cfg.objectives.names, cfg.objectives.directions
     values = np.array([r.trial.values or [np.nan] * len(names) for r in results], dtype=float)  # a failed trial has none
-    feasible = np.array([bool(r.trial.user_attrs.get("feasible")) and r.trial.values is not None for r in results])
+    feasible = np.array([r.trial.values is not None and is_feasible(r.trial) for r in results])
     on_front = np.zeros(len(results), dtype=bool)
     if feasible.any():
         on_front[feasible] = non_dominated_mask(values[feasible], directions)

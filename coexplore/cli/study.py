@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from coexplore.cli.common import StorageOpt, echo_json, err, errors, out
 
 app = typer.Typer(help="Run and inspect joint hardware/quantization searches.", no_args_is_help=True)
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-StorageOpt = typer.Option(None, "--storage", help="SQLAlchemy URL of the study storage (default: $COEXPLORE_STORAGE or sqlite:///coexplore-runs/coexplore.db).")
 TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: mlflow.db beside an SQLite storage).")
 NoTrackingOpt = typer.Option(False, "--no-tracking", help="Do not log to MLflow.")
 NoProgressOpt = typer.Option(False, "--no-progress", help="No progress bar (e.g. in logs).")
@@ -40,37 +34,26 @@ class ParetoFormat(str, Enum):
     json = "json"
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the API's errors into messages and exit codes (2: bad config, 1: study/storage)."""
-    from coexplore.search.configio import ConfigError
-    from coexplore.search.driver import StudyError
-    from coexplore.search.storage import StorageError, mask_url
-
-    try:
-        yield
-    except ConfigError as exc:
-        for line in exc.lines:
-            err.print(line, markup=False)
-        raise typer.Exit(2) from None
-    except (StudyError, StorageError) as exc:
-        err.print(f"error: {mask_url(str(exc))}", markup=False)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("interrupted; continue with `coexplore study resume NAME`", markup=False)
-        raise typer.Exit(130) from None
-
-
-def _echo_json(data: object) -> None:
-    typer.echo(json.dumps(data, indent=2))
-
-
 def _print_summary(result) -> None:
-    from coexplore.search.storage import mask_url
+    from coexplore.record import mask_url
 
     for line in result.summary.lines():
         out.print(line, markup=False)
     out.print(f"this process ran {result.trials_run} trials; storage {mask_url(result.storage_url)}", markup=False)
+
+
+def _run(session, *, no_tracking: bool, no_progress: bool) -> None:
+    """Run an opened study with the MLflow observer and, unless turned off, a progress bar."""
+    from coexplore import api
+
+    observers = []
+    if not no_progress:
+        from coexplore.cli.progress import ProgressObserver
+
+        observers.append(ProgressObserver(err, session.config.objectives.reference))
+    with errors(resume_hint=session.config.name):
+        result = api.run_session(session, tracking=not no_tracking, observers=observers)
+    _print_summary(result)
 
 
 @app.command()
@@ -87,12 +70,10 @@ def start(
     """Validate a study file, create the study and run it to its budget."""
     from coexplore.search import driver
 
-    with _errors():
-        result = driver.start_study(
-            file, storage=storage, tracking_uri=tracking_uri, n_trials=n_trials, name=name, seed=seed,
-            tracking=not no_tracking, progress=not no_progress, console=err,
-        )
-    _print_summary(result)
+    with errors():
+        session = driver.open_new(file, storage=storage, tracking_uri=tracking_uri, n_trials=n_trials, name=name,
+                                  seed=seed)
+    _run(session, no_tracking=no_tracking, no_progress=no_progress)
 
 
 @app.command()
@@ -107,12 +88,9 @@ def resume(
     """Continue a study after a crash or with a larger budget (config read from the storage)."""
     from coexplore.search import driver
 
-    with _errors():
-        result = driver.resume_study(
-            name, storage=storage, n_trials=n_trials, tracking_uri=tracking_uri,
-            tracking=not no_tracking, progress=not no_progress, console=err,
-        )
-    _print_summary(result)
+    with errors():
+        session = driver.open_existing(name, storage=storage, n_trials=n_trials, tracking_uri=tracking_uri)
+    _run(session, no_tracking=no_tracking, no_progress=no_progress)
 
 
 @app.command()
@@ -126,12 +104,9 @@ def worker(
     """Join a study from another process or machine; all workers together stop at the budget."""
     from coexplore.search import driver
 
-    with _errors():
-        result = driver.resume_study(
-            name, storage=storage, tracking_uri=tracking_uri, tracking=not no_tracking,
-            progress=not no_progress, console=err, worker=True,
-        )
-    _print_summary(result)
+    with errors():
+        session = driver.open_existing(name, storage=storage, tracking_uri=tracking_uri, worker=True)
+    _run(session, no_tracking=no_tracking, no_progress=no_progress)
 
 
 @app.command()
@@ -141,14 +116,14 @@ def status(
     format: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
 ) -> None:
     """Trials by state, budget, proxy evaluations and the best values so far."""
-    from coexplore.search import driver
     from coexplore.search.report import summarize
+    from coexplore.search.study import load_for_reading
 
-    with _errors():
-        study, _, _ = driver.load(name, storage)
+    with errors():
+        study, _ = load_for_reading(name, storage)
         summary = summarize(study)
     if format == TableFormat.json:
-        _echo_json(summary.to_dict())
+        echo_json(summary.to_dict())
         return
     for line in summary.lines():
         out.print(line, markup=False)
@@ -160,13 +135,13 @@ def list_(
     format: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
 ) -> None:
     """The studies in a storage, with their progress against the budget."""
+    from coexplore.search.driver import list_storage
     from coexplore.search.report import list_studies
-    from coexplore.search.storage import open_storage, resolve_storage_url
 
-    with _errors():
-        rows = list_studies(open_storage(resolve_storage_url(storage), create=False, heartbeat_interval=None))
+    with errors():
+        rows = list_studies(list_storage(storage))
     if format == TableFormat.json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     table = Table("study", "complete / budget", "trials", "objectives", "started")
     for r in rows:
@@ -181,31 +156,32 @@ def pareto(
     format: ParetoFormat = typer.Option(ParetoFormat.table, "--format", help="table, csv or json."),
 ) -> None:
     """The feasible Pareto set: trial number, each objective, and the parameters."""
-    from coexplore.search import driver
     from coexplore.search.report import objective_names, pareto_rows
+    from coexplore.search.study import load_for_reading
 
-    with _errors():
-        study, _, _ = driver.load(name, storage)
+    with errors():
+        study, _ = load_for_reading(name, storage)
         rows = pareto_rows(study)
         names = objective_names(study)
     if format == ParetoFormat.json:
-        _echo_json(rows)
+        echo_json(rows)
         return
-    params = sorted({k for r in rows for k in r["params"]})
+    params = sorted({k for r in rows for k in r["params"]} - {"pe_type"})
     if format == ParetoFormat.csv:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["trial", *names, *params])
+        w.writerow(["trial", *names, "pe_type", *params])
         for r in rows:
-            w.writerow([r["trial"], *(r[n] for n in names), *(r["params"].get(p, "") for p in params)])
+            w.writerow([r["trial"], *(r[n] for n in names), r["pe_type"], *(r["params"].get(p, "") for p in params)])
         typer.echo(buf.getvalue(), nl=False)
         return
-    table = Table(title=f"Pareto set of {name} ({len(rows)} trials)")
+    table = Table(title=f"Pareto set of {name} ({len(rows)} designs, best {names[0] if names else ''} first)")
     table.add_column("trial", justify="right", no_wrap=True)
     for n in names:
         table.add_column(n, justify="right", no_wrap=True)
+    table.add_column("pe_type", no_wrap=True)
     table.add_column("parameters", overflow="fold")
     for r in rows:
-        table.add_row(str(r["trial"]), *(f"{r[n]:.4g}" for n in names),
+        table.add_row(str(r["trial"]), *(f"{r[n]:.4g}" for n in names), r["pe_type"],
                       " ".join(f"{p}={r['params'][p]}" for p in params if p in r["params"]))
     out.print(table)

@@ -1,4 +1,4 @@
-"""Commands for reviewing studies: `coexplore ui`, `study export`, `study report`.
+"""Commands for reviewing studies: `study export`, `study report` (`coexplore ui` is in cli/servers.py).
 
 A thin layer over :mod:`coexplore.tracking`; MLflow and plotting are imported only when a command
 runs, so `coexplore --help` stays fast. Exit status: 0 done, 1 a study, storage or tracking problem
@@ -7,7 +7,6 @@ runs, so `coexplore --help` stays fast. Exit status: 0 done, 1 a study, storage 
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -35,12 +34,11 @@ class ExportFormat(str, Enum):
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn API errors into one masked line on stderr and exit status 1."""
-    from coexplore.tracking.store import mask_url
-    from coexplore.tracking.ui import UiError
+    from coexplore.record import mask_url
 
     try:
         yield
-    except (LookupError, OSError, UiError, RuntimeError, ValueError) as exc:
+    except (LookupError, OSError, RuntimeError, ValueError) as exc:
         err.print(f"error: {mask_url(str(exc))}", markup=False)
         raise typer.Exit(1) from None
     except Exception as exc:  # MlflowException and storage errors: what, masked
@@ -54,20 +52,11 @@ def load_study(name: str, storage: str | None) -> tuple[optuna.Study, str]:
     """Load a study by name for reading (no sampler, no heartbeats); (study, storage URL).
 
     Raises:
-        LookupError: no such study; the message lists the studies in the storage.
+        StorageError: no such study; the message lists the studies in the storage.
     """
-    import optuna
+    from coexplore.search.study import load_for_reading
 
-    from coexplore.search.storage import open_storage, resolve_storage_url, study_names
-    from coexplore.tracking.store import mask_url
-
-    url = resolve_storage_url(storage)
-    store = open_storage(url, create=False, heartbeat_interval=None)
-    try:
-        return optuna.load_study(study_name=name, storage=store), url
-    except KeyError:
-        names = ", ".join(study_names(store)) or "(none)"
-        raise LookupError(f"no study named '{name}' in {mask_url(url)}; studies there: {names}") from None
+    return load_for_reading(name, storage)
 
 
 def tracking_uri_for(study: optuna.Study, storage_url: str, given: str | None) -> str:
@@ -131,44 +120,7 @@ def report(
         err.print(f"warning: {line}", markup=False)
 
 
-def ui(
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store (default: sqlite:///coexplore-runs/mlflow.db beside the default storage)."),
-    port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to listen on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1: this machine only)."),
-    storage: str | None = typer.Option(None, "--storage", help="Study storage whose default tracking store to show."),
-) -> None:
-    """Start the MLflow UI for the tracking store and print its address (Ctrl-C stops it)."""
-    from coexplore.search.storage import resolve_storage_url
-    from coexplore.tracking.store import default_tracking_uri, is_http_uri, mask_url, sqlite_path
-    from coexplore.tracking.ui import start_server, stop_server
-
-    uri = tracking_uri or default_tracking_uri(resolve_storage_url(storage))
-    if is_http_uri(uri):
-        out.print(f"{mask_url(uri)} is a tracking server already: open it in a browser", markup=False)
-        return
-    db = sqlite_path(uri)
-    if db is not None and not db.exists():
-        err.print(f"note: no tracking store at {db} yet; it fills when a study runs", markup=False)
-    err.print(f"starting mlflow server on {host}:{port} (this takes a few seconds)", markup=False)
-    with _errors():
-        proc, url = start_server(uri, host=host, port=port)
-    out.print(f"MLflow UI: {url}  (store {mask_url(uri)}; Ctrl-C to stop)", markup=False)
-
-    def _stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM/SIGHUP: stop the server too, never leave it orphaned
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _stop)
-    try:
-        proc.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop_server(proc)
-
-
 def register(root: typer.Typer, study_app: typer.Typer) -> None:
     """Add the review commands to the root app and the `study` sub-app."""
-    root.command("ui")(ui)
     study_app.command("export")(export)
     study_app.command("report")(report)

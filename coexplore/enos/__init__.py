@@ -6,8 +6,9 @@ Example:
     150
 """
 
+from coexplore.enos.evaluator import HybridTrialEvaluator, candidate_record, hybrid_evaluator
 from coexplore.enos.operators import ChoiceOp, LayerGeometry
-from coexplore.enos.record import PARAM_PREFIX, candidate_user_attrs, choice_params, record_trial
+from coexplore.enos.record import PARAM_PREFIX, choice_params, enos_facts, record_trial
 from coexplore.enos.runner import EnosCandidate, EnosRunner, front
 from coexplore.enos.search import EnosConfig, EnosSearchResult, enos_search
 from coexplore.enos.study import (
@@ -28,13 +29,16 @@ __all__ = [
     "EnosStudyError",
     "EnosSupernet",
     "EnosTrialResult",
+    "HybridTrialEvaluator",
     "LayerGeometry",
     "MixedLayer",
-    "candidate_user_attrs",
+    "candidate_record",
     "choice_params",
+    "enos_facts",
     "enos_search",
     "enos_study_search",
     "front",
+    "hybrid_evaluator",
     "record_trial",
     "reference_hardware",
 ]

@@ -1,12 +1,11 @@
 """Record an ENOS result as a finished trial of an Optuna study, so it competes on the same front.
 
-The trial follows the driver's contract (:mod:`coexplore.search.observer`): its values are the
-study's objectives (``study.user_attrs["objectives"]``, in order) read from the candidate's
-metrics, and its user attributes hold ``metrics``, ``pe_type``, ``feasible``,
-``infeasible_reason``, ``per_layer`` and ``proxy_cache_hit``. The per-layer choice is a
-categorical parameter ``op.<layer name>`` over the searched choices, so a sampler that models
-those parameters (BoTorch, TPE) can start from ENOS's assignment; hardware parameters of the
-study's space can be passed along so the trial sits in the same space.
+The trial holds the same :class:`coexplore.record.TrialRecord` as a driver trial (built by the
+same :func:`~coexplore.search.evaluate.build_record`), so ENOS and the driver record identical
+metrics for the same assignment. The per-layer choice is a categorical parameter
+``op.<layer name>`` over the searched choices, so a sampler that models those parameters (BoTorch,
+TPE) can start from ENOS's assignment; hardware parameters of the study's space can be passed
+along so the trial sits in the same space.
 """
 
 from __future__ import annotations
@@ -17,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
+from coexplore.enos.evaluator import candidate_record
+from coexplore.record import SOURCE_ENOS, frozen_trial, read_record
+from coexplore.search.study import objectives_of
+
 if TYPE_CHECKING:
     from coexplore.enos.runner import EnosCandidate
-
-SOURCE = "enos"
-"""The ``source`` user_attr of trials that ENOS proposed."""
 
 PARAM_PREFIX = "op."
 """Trial parameter name of a layer's operator choice: ``"op." + layer name``."""
@@ -35,26 +35,15 @@ def choice_params(assignment: Sequence[str], layer_names: Sequence[str],
     return params, {name: dist for name in params}
 
 
-def candidate_user_attrs(candidate: EnosCandidate) -> dict[str, Any]:
-    """The trial user attributes of the driver's contract for an evaluated assignment.
-
-    A driver that evaluates ``op.*`` parameters itself sets these on its live trial.
-    """
-    attrs: dict[str, Any] = {
-        "metrics": {k: float(v) for k, v in candidate.metrics().items()},
-        "pe_type": "hybrid",
-        "feasible": bool(candidate.cost.feasible),
-        "infeasible_reason": candidate.cost.infeasible_reason,
-        "per_layer": candidate.cost.per_layer,
-        "proxy_cache_hit": bool(candidate.extra.get("cache_hit", False)),
-        "source": SOURCE,
-        "enos_label": candidate.label,
-    }
+def enos_facts(candidate: EnosCandidate) -> dict[str, Any]:
+    """The ENOS-specific facts of a candidate (the record's ``extra``)."""
+    facts: dict[str, Any] = {"enos_label": candidate.label}
     if candidate.energy_weight is not None:
-        attrs["enos_energy_weight"] = float(candidate.energy_weight)
+        facts["enos_energy_weight"] = float(candidate.energy_weight)
     if candidate.search is not None:
-        attrs["enos_mode"] = candidate.search.config.mode
-    return attrs
+        facts["enos_mode"] = candidate.search.config.mode
+        facts["enos_expected_energy_j"] = float(candidate.search.expected_energy_j)
+    return facts
 
 
 def record_trial(study: optuna.Study, candidate: EnosCandidate, *, choices: Sequence[str],
@@ -63,38 +52,27 @@ def record_trial(study: optuna.Study, candidate: EnosCandidate, *, choices: Sequ
     """Add ``candidate`` to ``study`` as a COMPLETE trial and return it.
 
     Args:
-        study: a study whose ``user_attrs["objectives"]`` lists ``{"name", "direction"}`` dicts.
+        study: a study created by coexplore (its objectives, constraints and reference point are
+            read from it).
         candidate: an evaluated ENOS assignment (or single-operator baseline).
         choices: the choice names the ``op.*`` parameters range over.
         extra_params, extra_distributions: further parameters (e.g. the hardware of the hybrid
             design, named as in the study's space) with their distributions.
 
     Raises:
-        ValueError: the study names no objectives, or an objective the candidate has no metric for.
+        ValueError: the study names no objectives.
 
     Example:
         >>> record_trial(study, runner.search(EnosConfig()), choices=runner.choices)  # doctest: +SKIP
     """
-    objectives = study.user_attrs.get("objectives")
-    if not objectives:
-        raise ValueError(f"study {study.study_name}: user_attrs['objectives'] is empty; the driver sets it")
-    metrics = candidate.metrics()
-    missing = [o["name"] for o in objectives if o["name"] not in metrics]
-    if missing:
-        raise ValueError(f"study {study.study_name}: objective(s) {missing} are not ENOS metrics; "
-                         f"available: {', '.join(sorted(metrics))}")
     params, dists = choice_params(candidate.assignment, candidate.cost.layer_names, choices)
     params.update(extra_params or {})
     dists.update(extra_distributions or {})
-    user_attrs = candidate_user_attrs(candidate)
-    trial = optuna.trial.create_trial(
-        params=params,
-        distributions=dists,
-        values=[float(metrics[o["name"]]) for o in objectives],
-        user_attrs=user_attrs,
-    )
-    study.add_trial(trial)
+    record = candidate_record(candidate, objectives_of(study), source=SOURCE_ENOS, extra=enos_facts(candidate),
+                              effective={**(extra_params or {}), "assignment": list(candidate.assignment)})
+    study.add_trial(frozen_trial(record, params, dists))
     for t in reversed(study.get_trials(deepcopy=False)):  # other workers may have added trials since
-        if t.params == params and t.user_attrs.get("enos_label") == candidate.label:
+        rec = read_record(t)
+        if t.params == params and rec is not None and rec.extra.get("enos_label") == candidate.label:
             return t
     raise RuntimeError(f"study {study.study_name}: the added ENOS trial was not found")

@@ -4,7 +4,7 @@ For each energy weight lambda, :func:`enos_study_search` runs the differentiable
 (:func:`~coexplore.enos.search.enos_search`) on the study's model and data, with the energy table
 of one hybrid design taken from the study's space (:func:`reference_hardware`), and enqueues the
 assignment it ends with, plus that design's parameters, as a trial of the study. The trial is then
-evaluated by the study's own evaluator (:class:`~coexplore.search.hybrid.HybridTrialEvaluator`):
+evaluated by the study's own evaluator (:class:`~coexplore.enos.evaluator.HybridTrialEvaluator`):
 the hybrid cost model and the assignment's proxy fine-tune (cached in the study storage), with the
 same metrics and user_attrs as every other trial. So ENOS's points compete on the study's Pareto
 front and are in the history that the study's Bayesian sampler models when it resumes. An
@@ -18,22 +18,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
 
+from coexplore.accuracy import torch_settings
 from coexplore.cim.macro import CimMacro
-from coexplore.enos.record import SOURCE
+from coexplore.enos.evaluator import ENOS_FACTS_ATTR, HybridTrialEvaluator, hybrid_evaluator
+from coexplore.enos.runner import EnosRunner
 from coexplore.enos.search import EnosConfig, enos_search
 from coexplore.hardware.design import DesignPoint
-from coexplore.search import pareto
+from coexplore.search.driver import ensure_study
+from coexplore.search.observers import ObserverGroup, StudyObserver
 from coexplore.search.operators import CIM_PARAM
 
 if TYPE_CHECKING:
-    from coexplore.search.hybrid import HybridTrialEvaluator
     from coexplore.search.space import SearchSpace
     from coexplore.search.study_config import StudyConfig
 
@@ -86,21 +88,14 @@ def _find(study: optuna.Study, params: dict[str, Any]) -> optuna.trial.FrozenTri
 
 
 def _evaluate(study: optuna.Study, evaluator: HybridTrialEvaluator, params: dict[str, Any],
-              user_attrs: dict[str, Any], directions: list[str], reference: list[float]) -> optuna.trial.FrozenTrial:
+              facts: dict[str, Any], observers: ObserverGroup) -> optuna.trial.FrozenTrial:
     """Enqueue ``params`` and run the study's evaluator on that trial (other waiting trials may go first)."""
-    study.enqueue_trial(params, user_attrs=user_attrs)
-
-    def objective(trial: optuna.Trial) -> list[float]:
-        values = list(evaluator(trial))
-        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        trial.set_user_attr("hypervolume", pareto.hypervolume_with(
-            done, values if trial.user_attrs.get("feasible") else None, directions, reference))
-        return values
-
+    study.enqueue_trial(params, user_attrs={ENOS_FACTS_ATTR: facts})
     for _ in range(1 + len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))):
-        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        study.optimize(evaluator, n_trials=1, catch=(Exception,), gc_after_trial=False,
+                       callbacks=[lambda s, t: observers.on_trial_end(s, t)])
         mine = [t for t in study.get_trials(deepcopy=False) if t.system_attrs.get("fixed_params") == params
-                and t.user_attrs.get("source") == SOURCE and t.state != TrialState.WAITING]
+                and t.user_attrs.get(ENOS_FACTS_ATTR) == facts and t.state != TrialState.WAITING]
         if mine:
             return mine[-1]
     raise EnosStudyError(f"study {study.study_name}: the enqueued ENOS trial was not run")
@@ -113,8 +108,8 @@ def enos_study_search(
     *,
     mode: str = "bilevel",
     steps: int = 150,
-    tracking: bool = True,
     evaluator: HybridTrialEvaluator | None = None,
+    observers: Iterable[StudyObserver] = (),
     on_result: Callable[[EnosTrialResult], None] | None = None,
 ) -> list[EnosTrialResult]:
     """Run an ENOS lambda sweep on a hybrid study and record every assignment as a trial of it.
@@ -125,53 +120,43 @@ def enos_study_search(
         energy_weights: the lambdas of the sweep, one search each.
         mode: ``single`` or ``bilevel`` (:class:`~coexplore.enos.EnosConfig`).
         steps: search steps per lambda (the first fifth, at most 30, train the weights only).
-        tracking: log the trials to MLflow as ``study start`` does (when the study file says so).
-        evaluator: a prebuilt hybrid evaluator (tests); default: the study driver's.
+        evaluator: the study's hybrid evaluator (default: built on the study's proxy).
+        observers: told of every trial recorded (e.g. MLflow), as in a study run.
         on_result: called after each lambda (progress output).
 
     Raises:
         EnosStudyError: the study's space has no ``operators`` section.
     """
-    from coexplore.accuracy.evaluator import _torch_settings  # the proxy's threads and determinism
-    from coexplore.enos.runner import EnosRunner
-    from coexplore.search import driver
-
     space = cfg.space
     if not space.hybrid:
         raise EnosStudyError(f"study {cfg.name}: its space has no operators section; ENOS searches per-layer "
                              "operator choices (see spaces/enos.yaml)")
-    study = driver.ensure_study(cfg, storage_url, sampler=optuna.samplers.RandomSampler(seed=cfg.seed))
-    evaluator = evaluator or driver.build_evaluator(cfg, storage_url)
+    study = ensure_study(cfg, storage_url, sampler=optuna.samplers.RandomSampler(seed=cfg.seed))
+    if evaluator is None:
+        evaluator = hybrid_evaluator(cfg, storage_url)
     hw_params = reference_hardware(space)
     design, macro = _design(space, hw_params)
-    proxy = evaluator.proxy
-    runner = EnosRunner.from_proxy(proxy, design, macro, choices=space.operators.choices, bits=space.operators.bits)
-    if list(runner.layer_names) != evaluator.hybrid_layer_names():
-        raise EnosStudyError(f"study {cfg.name}: the model's searched layers {runner.layer_names} differ from the "
-                             f"proxy's {evaluator.hybrid_layer_names()}")
+    runner = EnosRunner(evaluator.proxy, design, macro, choices=space.operators.choices, bits=space.operators.bits)
     evaluator.runner = runner
-    observers = driver._observers(cfg, {}, tracking, storage_url)
-    for obs in observers:
-        driver._safe(obs.on_study_start, study)
+    group = ObserverGroup(observers)
+    group.on_study_start(study)
     results: list[EnosTrialResult] = []
-    threads = int(getattr(proxy, "threads", 1) or 1)
+    threads = int(getattr(evaluator.proxy, "threads", 1) or 1)
     try:
         for lam in energy_weights:
             config = EnosConfig(energy_weight=float(lam), mode=mode, steps=steps, warmup_steps=min(30, steps // 5),
                                 lr=runner.lr, batch_size=runner.batch_size, seed=runner.seed,
                                 regularization_weight=runner.regularization_weight)
-            with _torch_settings(threads):
+            with torch_settings(threads):
                 found = enos_search(runner.supernet(), runner.data.train_x, runner.data.train_y, runner.table.energy_j,
                                     config, num_classes=runner.data.num_classes)
             params = {**hw_params, **space.operators.params_for(found.assignment, runner.layer_names)}
             trial, duplicate = _find(study, params), True
             if trial is None or trial.state != TrialState.COMPLETE:
-                attrs = {"source": SOURCE, "enos_energy_weight": float(lam), "enos_mode": mode,
+                facts = {"enos_energy_weight": float(lam), "enos_mode": mode,
                          "enos_expected_energy_j": float(found.expected_energy_j)}
-                trial = _evaluate(study, evaluator, params, attrs, cfg.objectives.directions, cfg.objectives.reference)
+                trial = _evaluate(study, evaluator, params, facts, group)
                 duplicate = False
-                for obs in observers:
-                    driver._safe(obs.on_trial_end, study, trial)
             decided = {layer: params[p] for p, layers in space.operators.param_names(runner.layer_names).items()
                        for layer in layers}
             assignment = [decided[layer] for layer in runner.layer_names]
@@ -180,6 +165,5 @@ def enos_study_search(
             if on_result is not None:
                 on_result(res)
     finally:
-        for obs in observers:
-            driver._safe(obs.on_study_end, study)
+        group.on_study_end(study)
     return results

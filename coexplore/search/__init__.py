@@ -1,14 +1,13 @@
 """Search: config schemas, space to Optuna, objectives and constraints, driver, Pareto.
 
-Public API (the CLI ``coexplore study`` only wraps these):
+Public API (``coexplore.api`` composes these with the proxy, ENOS and MLflow; the CLI wraps that):
 - :func:`load_space`, :func:`load_objectives`, :func:`load_study` — validated YAML configs
   (raise :class:`ConfigError`, one line per problem).
-- :func:`start_study`, :func:`resume_study` — run a study to its budget (``worker=True`` to join).
+- :mod:`~coexplore.search.driver` — :func:`open_new` / :func:`open_existing` a study, :func:`run` it.
 - :func:`summarize`, :func:`pareto_rows` — what a study has found.
 - :func:`run_sweep` — a space's hardware grid through the PPA model.
-- :class:`HybridTrialEvaluator` — trials of a hybrid digital + CIM space (``operators:`` section,
-  :mod:`coexplore.search.operators`); ENOS's gradient search feeds such a study through
-  :func:`coexplore.enos.enos_study_search`.
+
+Nothing here imports MLflow, ENOS or the CLI.
 """
 
 from __future__ import annotations
@@ -16,19 +15,21 @@ from __future__ import annotations
 from typing import Any
 
 from coexplore.search.configio import ConfigError
-from coexplore.search.objectives import METRICS, load_objectives
+from coexplore.search.objectives import load_objectives
 from coexplore.search.space import SearchSpace, load_space
 from coexplore.search.study_config import StudyConfig, load_study
 
 _LAZY = {
-    "start_study": "coexplore.search.driver",
-    "resume_study": "coexplore.search.driver",
-    "StudyError": "coexplore.search.driver",
+    "open_new": "coexplore.search.driver",
+    "open_existing": "coexplore.search.driver",
+    "run": "coexplore.search.driver",
+    "ensure_study": "coexplore.search.driver",
+    "StudyError": "coexplore.search.study",
     "summarize": "coexplore.search.report",
     "pareto_rows": "coexplore.search.report",
     "run_sweep": "coexplore.search.sweep",
-    "ensure_study": "coexplore.search.driver",
-    "HybridTrialEvaluator": "coexplore.search.hybrid",
+    "TrialEvaluator": "coexplore.search.evaluate",
+    "build_evaluator": "coexplore.search.evaluate",
 }
 
 
@@ -42,19 +43,20 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "METRICS",
     "ConfigError",
-    "HybridTrialEvaluator",
     "SearchSpace",
     "StudyConfig",
     "StudyError",
+    "TrialEvaluator",
+    "build_evaluator",
     "ensure_study",
     "load_objectives",
     "load_space",
     "load_study",
+    "open_existing",
+    "open_new",
     "pareto_rows",
-    "resume_study",
+    "run",
     "run_sweep",
-    "start_study",
     "summarize",
 ]

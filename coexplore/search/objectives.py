@@ -1,21 +1,5 @@
-"""Metrics a study can optimize or constrain, and objectives files (``objectives/*.yaml``).
-
-Units of the metric registry (all floats; every metric is recorded on every trial):
-
-=============== ============================================== =========
-name            meaning                                        direction
-=============== ============================================== =========
-accuracy        validation accuracy, fraction in [0, 1]        maximize
-accuracy_drop   baseline minus accuracy, percentage points     minimize
-energy_j        energy of one inference, joules                minimize
-energy_mj       the same in millijoules                        minimize
-latency_ms      latency of one inference, milliseconds         minimize
-area_mm2        chip area, mm^2                                minimize
-edp             energy-delay product, joule-seconds            minimize
-power_w         average power, watts                           minimize
-gops_per_mm2    throughput per area, GOPS/mm^2, 1 MAC = 2 ops  maximize
-tops_per_w      energy efficiency, TOPS/W, 1 MAC = 2 ops       maximize
-=============== ============================================== =========
+"""Objectives files (``objectives/*.yaml``): metrics from the registry with directions, constraints,
+and the hypervolume reference point. The metrics and their units are :data:`coexplore.record.METRICS`.
 
 An objectives file::
 
@@ -30,62 +14,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from coexplore.record.metrics import METRICS, unknown_metric_error
 from coexplore.search.configio import read_yaml, validate
 
-
-@dataclass(frozen=True)
-class Metric:
-    """A named metric: unit, natural direction, and how to read it from (PPA totals, proxy result)."""
-
-    name: str
-    unit: str
-    direction: Literal["minimize", "maximize"]
-    read: Callable[[dict[str, float]], float]
-
-
-def _key(k: str, scale: float = 1.0) -> Callable[[dict[str, float]], float]:
-    return lambda raw: raw[k] * scale  # floats, or arrays of a batch
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("accuracy", "fraction", "maximize", _key("accuracy")),
-        Metric("accuracy_drop", "percentage points", "minimize", _key("drop", 100.0)),
-        Metric("energy_j", "J", "minimize", _key("energy_j")),
-        Metric("energy_mj", "mJ", "minimize", _key("energy_j", 1e3)),
-        Metric("latency_ms", "ms", "minimize", _key("latency_s", 1e3)),
-        Metric("area_mm2", "mm^2", "minimize", _key("area_mm2")),
-        Metric("edp", "J*s", "minimize", _key("edp")),
-        Metric("power_w", "W", "minimize", _key("power_w")),
-        Metric("gops_per_mm2", "GOPS/mm^2", "maximize", _key("gops_per_mm2")),
-        Metric("tops_per_w", "TOPS/W", "maximize", _key("tops_per_w")),
-    )
-}
-"""The metric registry, by name."""
-
-_ALLOWED = ", ".join(METRICS)
 _CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
-
-
-def compute_metrics(raw: dict[str, Any]) -> dict[str, Any]:
-    """Every registry metric from raw totals (``accuracy``, ``drop``, ``energy_j``, ``latency_s``, ...).
-
-    Values may be floats (one trial) or NumPy arrays (a batch of designs); units as in the table above.
-    """
-    return {name: m.read(raw) for name, m in METRICS.items()}
 
 
 def _check_metric(name: str) -> str:
     if name not in METRICS:
-        raise ValueError(f"unknown metric '{name}'; allowed: {_ALLOWED}")
+        raise ValueError(unknown_metric_error(name))
     return name
 
 

@@ -1,19 +1,24 @@
 """What a study has found so far: state counts, budget, proxy use, Pareto set, hypervolume.
 
-Everything here reads the Optuna study only (its trials and the user_attrs of the observer
-contract), so it works the same for a running, finished or killed study, from any process.
+Everything here reads the Optuna study and its trial records only, so it works the same for a
+running, finished or killed study, from any process, without resolving its config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import optuna
 
-from coexplore.search import pareto
+from coexplore.record import read_record
+from coexplore.record.front import (
+    completed_feasible,
+    front_hypervolume,
+    study_directions,
+    study_front,
+)
+from coexplore.search.loop import count_states
 
 
 @dataclass
@@ -45,7 +50,7 @@ class StudySummary:
              f" ({self.running} running, {self.fail} failed, {self.pruned} pruned, {self.waiting} waiting)"),
             (f"accuracy proxy evaluations: {self.proxy_evaluations} for {self.complete + self.fail + self.pruned}"
              " finished trials (the rest were cache hits: hardware-only changes)"),
-            f"feasible trials: {self.feasible}; Pareto set: {self.pareto_size} trials; hypervolume {self.hypervolume:.6g}",
+            f"feasible trials: {self.feasible}; Pareto set: {self.pareto_size} designs; hypervolume {self.hypervolume:.6g}",
         ]
         if self.best:
             out.append("best per objective: " + ", ".join(f"{k} {v:.4g}" for k, v in self.best.items()))
@@ -53,7 +58,10 @@ class StudySummary:
 
 
 def objective_names(study: optuna.Study) -> list[str]:
-    """Objective metric names from the study's user_attrs (``objective_<i>`` when absent)."""
+    """Objective metric names (Optuna's metric names; ``objective_<i>`` when unnamed)."""
+    names = study.metric_names
+    if names:
+        return list(names)
     objs = study.user_attrs.get("objectives")
     if objs:
         return [o["name"] for o in objs]
@@ -66,51 +74,48 @@ def reference_point(study: optuna.Study) -> list[float] | None:
     return [float(v) for v in ref] if ref else None
 
 
-def count_states(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
-    """Trials by state: ``complete``, ``running``, ``fail``, ``pruned``, ``waiting``."""
-    counts = {"complete": 0, "running": 0, "fail": 0, "pruned": 0, "waiting": 0}
-    for t in trials:
-        counts[t.state.name.lower()] += 1
-    return counts
-
-
 def summarize(study: optuna.Study) -> StudySummary:
     """Summary of a study from its storage."""
     trials = study.get_trials(deepcopy=False)
-    counts = count_states(trials)
-    directions = pareto.study_directions(study)
+    directions = study_directions(study)
     names = objective_names(study)
-    ok = pareto.completed_feasible(trials)
-    front = pareto.pareto_trials(trials, directions)
+    ok = completed_feasible(trials)
+    front = study_front(study)
     ref = reference_point(study)
-    hv = pareto.hypervolume(np.array([t.values for t in front]), directions, ref) if front and ref else 0.0
     best: dict[str, float] = {}
     for i, (n, d) in enumerate(zip(names, directions)):
         vals = [t.values[i] for t in ok]
         if vals:
             best[n] = float(max(vals) if d == "maximize" else min(vals))
+    records = [read_record(t) for t in trials]
     return StudySummary(
         name=study.study_name,
         budget=int(study.user_attrs.get("n_trials", 0)),
         feasible=len(ok),
-        proxy_evaluations=sum(1 for t in trials if t.user_attrs.get("proxy_cache_hit") is False),
+        proxy_evaluations=sum(1 for r in records if r is not None and r.proxy_cache_hit is False),
         pareto_size=len(front),
-        hypervolume=float(hv),
+        hypervolume=front_hypervolume(front, directions, ref) if ref else 0.0,
         objectives=names,
         best=best,
-        **counts,
+        **count_states(trials),
     )
 
 
 def pareto_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    """The feasible Pareto set: one dict per trial with ``trial``, each objective by name, ``params``."""
+    """The feasible Pareto set, one row per design: ``trial``, each objective by name, ``pe_type``,
+    ``params`` (the design as evaluated), sorted by the first objective (best first)."""
     names = objective_names(study)
+    directions = study_directions(study)
     rows = []
-    for t in pareto.pareto_trials(study.get_trials(deepcopy=False), pareto.study_directions(study)):
+    for t in study_front(study):
+        rec = read_record(t)
         row: dict[str, Any] = {"trial": t.number}
         row.update({n: float(v) for n, v in zip(names, t.values)})
+        row["pe_type"] = rec.pe_type if rec is not None else t.params.get("pe_type", "")
         row["params"] = dict(t.params)
         rows.append(row)
+    if names:
+        rows.sort(key=lambda r: -r[names[0]] if directions[0] == "maximize" else r[names[0]])
     return rows
 
 

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coexplore.tracking.store import mask_url, sqlite_path
+from coexplore.record import mask_url, sqlite_path
 
 if TYPE_CHECKING:
     import optuna

@@ -30,6 +30,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coexplore.record import mask_url
 from coexplore.search.configio import ConfigError, read_yaml, validate
 from coexplore.search.objectives import ObjectivesConfig, parse_objectives
 from coexplore.search.samplers import BotorchSettings, SamplerConfig
@@ -84,6 +85,8 @@ class StudyConfig(BaseModel):
     heartbeat_interval: int
     grace_period: int | None
     max_consecutive_failures: int
+    files: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """The files the study was built from (``study``, ``space``, ``objectives``), absolute; not stored."""
 
     def proxy_config(self) -> Any:
         """The proxy's own config (``ProxyConfig``) with this study's model, dataset and seed."""
@@ -94,8 +97,6 @@ class StudyConfig(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         """The JSON-ready dict stored on the study (no storage URL: it may hold a password)."""
-        from coexplore.tracking.store import mask_url
-
         data = self.model_dump(mode="json")
         data.pop("storage", None)
         if data.get("tracking_uri"):
@@ -153,13 +154,18 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
     top = validate(_StudyFile, raw, "", source)
     lines: list[str] = []
     space = objectives = None
+    files = {"study": str(Path(source).resolve())} if Path(source).is_file() else {}
     try:
         data, src, prefix = _section(top.space, "space", base, source)
+        if src != source:
+            files["space"] = src
         space = parse_space(data, prefix, src)
     except ConfigError as exc:
         lines += exc.lines
     try:
         data, src, prefix = _section(top.objectives, "objectives", base, source)
+        if src != source:
+            files["objectives"] = src
         objectives = parse_objectives(data, prefix, src)
     except ConfigError as exc:
         lines += exc.lines
@@ -198,6 +204,7 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
         space=space,
         objectives=objectives,
         proxy=proxy,
+        files=files,
     )
 
 

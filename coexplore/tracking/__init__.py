@@ -1,7 +1,7 @@
 """Tracking: MLflow logging of studies and trials, review plots, export, and the MLflow UI.
 
 Public API:
-- :class:`MlflowObserver` — the driver's observer (``coexplore.search.observer.StudyObserver``).
+- :class:`MlflowObserver` — the driver's observer (``coexplore.search.observers.StudyObserver``).
 - :func:`report_study` — sync a whole study to MLflow and refresh its plots (``study report``).
 - :func:`export_trials`, :func:`trials_frame` — one row per trial, CSV/Parquet (``study export``).
 - :func:`default_tracking_uri`, :func:`mask_url` — the default store next to the study storage.

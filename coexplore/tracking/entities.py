@@ -1,8 +1,9 @@
 """What an MLflow run holds for one Optuna trial: params, metrics, tags and the per-layer CSV.
 
-Pure functions over a ``FrozenTrial`` (no MLflow client, no I/O except writing the CSV), so the
-mapping from the driver's user_attrs contract (see ``coexplore.search.observer``) to MLflow can be
-read and tested in one place.
+Pure functions over a ``FrozenTrial`` and its :class:`coexplore.record.TrialRecord` (no MLflow
+client, no I/O except writing the CSV), so the mapping from the trial record to MLflow can be read
+and tested in one place. A run's params are the design as evaluated (the record's ``effective``
+parameters: bits after the PE type's clipping, fixed hardware filled in), not the raw samples.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from coexplore.search.pareto import is_feasible
-from coexplore.tracking.store import mask_url, safe_key
+from coexplore.record import ERROR_ATTR, TrialRecord, mask_url, read_record
+from coexplore.record.front import is_feasible
+from coexplore.tracking.store import safe_key
 
 # Tag keys on every coexplore run; the first four are the user-facing ones asked for in issue 5.
 TAG_TRIAL_NUMBER = "trial_number"
@@ -26,8 +28,7 @@ TAG_ON_PARETO = "on_pareto"
 TAG_PE_TYPE = "pe_type"
 TAG_ROLE = "coexplore.role"  # "study" for the parent run, "trial" for a child run
 TAG_STUDY = "coexplore.study"
-TAG_LOGGED_AT = "coexplore.logged_at"  # wall-clock ms at creation: orders duplicate runs
-TAG_LOGGER = "coexplore.logger"  # "host:pid" of the process writing the run
+TAG_SOURCE = "source"  # who proposed the trial: sampler, enos, ...
 TAG_PARENT = "mlflow.parentRunId"
 ROLE_STUDY = "study"
 ROLE_TRIAL = "trial"
@@ -70,9 +71,20 @@ def flatten_breakdowns(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def trial_params(trial: FrozenTrial) -> dict[str, str]:
-    """Every sampled parameter as an MLflow param (key made valid, value as text)."""
-    return {safe_key(k): mask_url(str(v))[:_MAX_PARAM_LEN] for k, v in trial.params.items()}
+def _param_text(value: Any) -> str:
+    """A param value as text: a per-layer list whose entries are all equal becomes that one value."""
+    if isinstance(value, (list, tuple)) and value and all(v == value[0] for v in value):
+        value = value[0]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return mask_url(str(value))[:_MAX_PARAM_LEN]
+
+
+def trial_params(trial: FrozenTrial, record: TrialRecord | None = None) -> dict[str, str]:
+    """The run's params: the design as evaluated (the record's ``effective``), else the samples."""
+    record = record if record is not None else read_record(trial)
+    values = record.effective if record is not None and record.effective else trial.params
+    return {safe_key(k): _param_text(v) for k, v in values.items()}
 
 
 def _as_float(value: Any) -> float | None:
@@ -91,52 +103,52 @@ def constraint_key(name: str) -> str:
     return safe_key("constraint_" + re.sub(r"\s+", "_", text.strip()))
 
 
-def trial_metrics(trial: FrozenTrial, objectives: Sequence[str]) -> dict[str, float]:
-    """All metrics of a trial: ``user_attrs["metrics"]``, the objective values, feasibility, timing.
+def trial_metrics(trial: FrozenTrial, objectives: Sequence[str], record: TrialRecord | None = None) -> dict[str, float]:
+    """All metrics of a trial: the record's metrics, the objective values, feasibility, timing.
 
     The objective values are logged under the objective names so that the run's metrics equal the
-    trial's values even where the driver's metrics dict lacks one; Optuna's constraint values
-    (<= 0 is satisfied) as ``constraint_<key>``.
+    trial's values even where the record lacks one; Optuna's constraint values (<= 0 is
+    satisfied) as ``constraint_<key>``.
     """
+    record = record if record is not None else read_record(trial)
     out: dict[str, float] = {}
-    for k, v in flatten_breakdowns(trial.user_attrs.get("metrics") or {}).items():
+    for k, v in (record.metrics if record is not None else {}).items():
         f = _as_float(v)
         if f is not None:
             out[safe_key(k)] = f
     if trial.values is not None:
         for name, v in zip(objectives, trial.values):
             out[safe_key(name)] = float(v)
-    for key, c in trial.constraints.items():  # Optuna's list format (constraints_func) and named ones
+    for key, c in trial.constraints.items():
         out[constraint_key(key)] = float(c)
-    if "feasible" in trial.user_attrs:
-        out["feasible"] = float(bool(trial.user_attrs["feasible"]))
-    if "proxy_cache_hit" in trial.user_attrs:
-        out["proxy_cache_hit"] = float(bool(trial.user_attrs["proxy_cache_hit"]))
+    if record is not None:
+        out["feasible"] = float(is_feasible(trial))
+        if record.proxy_cache_hit is not None:
+            out["proxy_cache_hit"] = float(record.proxy_cache_hit)
     if trial.duration is not None:
         out["trial_duration_s"] = trial.duration.total_seconds()
     return out
 
 
-def trial_tags(
-    trial: FrozenTrial, *, study_name: str, parent_run_id: str | None, on_pareto: bool, logger: str, logged_at: int
-) -> dict[str, str]:
-    """Tags of a trial's run: trial number, state, on_pareto, PE type, feasibility, bookkeeping."""
+def trial_tags(trial: FrozenTrial, *, study_name: str, parent_run_id: str | None, on_pareto: bool,
+               record: TrialRecord | None = None) -> dict[str, str]:
+    """Tags of a trial's run: trial number, state, on_pareto, PE type, feasibility, source."""
+    record = record if record is not None else read_record(trial)
     tags = {
         TAG_TRIAL_NUMBER: str(trial.number),
         TAG_STATE: trial.state.name,
         TAG_ON_PARETO: "true" if on_pareto else "false",
-        TAG_PE_TYPE: str(trial.user_attrs.get("pe_type", trial.params.get("pe_type", ""))),
-        "feasible": "true" if is_feasible(trial) else "false",
+        TAG_PE_TYPE: record.pe_type if record is not None else str(trial.params.get("pe_type", "")),
+        "feasible": "true" if trial.state == TrialState.COMPLETE and is_feasible(trial) else "false",
         TAG_ROLE: ROLE_TRIAL,
         TAG_STUDY: study_name,
-        TAG_LOGGED_AT: str(logged_at),
-        TAG_LOGGER: logger,
     }
-    reason = trial.user_attrs.get("infeasible_reason")
-    if reason:
-        tags["infeasible_reason"] = mask_url(str(reason))[:_MAX_TAG_LEN]
+    if record is not None:
+        tags[TAG_SOURCE] = record.source
+        if record.infeasible_reason:
+            tags["infeasible_reason"] = mask_url(record.infeasible_reason)[:_MAX_TAG_LEN]
     if trial.state == TrialState.FAIL:
-        fail = trial.user_attrs.get("error") or trial.system_attrs.get("fail_reason")
+        fail = trial.user_attrs.get(ERROR_ATTR) or trial.system_attrs.get("fail_reason")
         if fail:
             tags["fail_reason"] = mask_url(str(fail))[:_MAX_TAG_LEN]
     if parent_run_id:

@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from coexplore.search.pareto import is_feasible
-from coexplore.tracking.entities import flatten_breakdowns
+from coexplore.record.front import is_feasible
 from coexplore.tracking.summary import StudyView
 
 if TYPE_CHECKING:
     import optuna
 
 ExportFormat = Literal["csv", "parquet"]
-_FIXED = ["number", "state", "pe_type", "feasible", "infeasible_reason", "on_pareto", "proxy_cache_hit",
+_FIXED = ["number", "state", "pe_type", "feasible", "infeasible_reason", "on_pareto", "proxy_cache_hit", "source",
           "datetime_start", "datetime_complete", "duration_s"]
 
 
@@ -34,14 +33,16 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     front = view.front_numbers()
     rows = []
     for t in sorted(view.trials, key=lambda t: t.number):
+        rec = view.record(t)
         row: dict[str, object] = {
             "number": t.number,
             "state": t.state.name,
-            "pe_type": t.user_attrs.get("pe_type", t.params.get("pe_type")),
+            "pe_type": view.pe_type(t),
             "feasible": is_feasible(t) if t.state.is_finished() else None,
-            "infeasible_reason": t.user_attrs.get("infeasible_reason"),
+            "infeasible_reason": rec.infeasible_reason if rec is not None else None,
             "on_pareto": t.number in front,
-            "proxy_cache_hit": t.user_attrs.get("proxy_cache_hit"),
+            "proxy_cache_hit": rec.proxy_cache_hit if rec is not None else None,
+            "source": rec.source if rec is not None else None,
             "datetime_start": t.datetime_start,
             "datetime_complete": t.datetime_complete,
             "duration_s": t.duration.total_seconds() if t.duration is not None else None,
@@ -50,7 +51,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             row[f"values_{name}"] = v
         for k, v in t.params.items():
             row[f"params_{k}"] = v
-        for k, v in flatten_breakdowns(t.user_attrs.get("metrics") or {}).items():
+        for k, v in (rec.metrics if rec is not None else {}).items():
             row[f"metrics_{k}"] = v
         rows.append(row)
     df = pd.DataFrame(rows)

@@ -1,4 +1,8 @@
-"""``MlflowObserver``: the study driver's hooks (``coexplore.search.observer.StudyObserver``) to MLflow."""
+"""``MlflowObserver``: the study driver's hooks (``coexplore.search.observers.StudyObserver``) to MLflow.
+
+The worker that finished a trial writes its run; the run id is claimed in the Optuna storage so a
+trial has exactly one run whichever machines and processes write (see :mod:`coexplore.tracking.runs`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coexplore.search.pareto import pareto_trials
+from coexplore.record.front import FrontTracker
 from coexplore.tracking.report import log_config, log_plots, open_client, sync_study
 from coexplore.tracking.runs import StudyRuns
 from coexplore.tracking.store import is_http_uri, mask_url
@@ -56,7 +60,7 @@ class MlflowObserver:
         """Wall-clock seconds spent in ``on_trial_end`` per trial (the tracking overhead)."""
         self._runs: StudyRuns | None = None
         self._front: set[int] | None = None  # the front whose on_pareto tags this process last synced
-        self._folded: set[int] = set()  # finished trials already weighed against self._front
+        self._tracker: FrontTracker | None = None  # the study's front, folded trial by trial
         self._since_sync = 0  # trials since on_pareto was last read back from the tracking store
         self._failures = 0  # consecutive failed on_trial_end calls
         self.disabled = False
@@ -64,7 +68,7 @@ class MlflowObserver:
 
     def _runs_of(self, study: optuna.Study) -> StudyRuns:
         if self._runs is None or self._runs.study_name != study.study_name:
-            self._runs = StudyRuns(open_client(self.tracking_uri), study.study_name, self.tracking_uri)
+            self._runs = StudyRuns(open_client(self.tracking_uri), study, self.tracking_uri)
         return self._runs
 
     @property
@@ -95,7 +99,8 @@ class MlflowObserver:
         runs.client.update_run(runs.parent_run_id, status="RUNNING")
         counts, _ = sync_study(runs, view)
         self._front, self._since_sync = view.front_numbers(), 0
-        self._folded = {t.number for t in view.trials if t.state.is_finished()}
+        self._tracker = FrontTracker(view.directions)
+        self._tracker.fold(view.trials)
         if counts.logged or counts.removed:
             log.info("MLflow reconcile of %s: %d trial runs logged, %d present, %d duplicates removed",
                      study.study_name, counts.logged, counts.present, counts.removed)
@@ -114,9 +119,7 @@ class MlflowObserver:
             runs = self._runs_of(study)
             view = StudyView.of(study)
             front = self._front_with_new_trials(view)
-            # existing=[]: this process just finished the trial, so nobody logged it before; a
-            # concurrent reconcile that did is caught by the duplicate check after logging
-            runs.log_trial(trial, view.objectives, trial.number in front, existing=[])
+            runs.log_trial(trial, view.objectives, trial.number in front)
             self._since_sync += 1
             if front != self._front:  # unchanged front: the new run's own tag is already right
                 before = self._front or set()
@@ -126,7 +129,6 @@ class MlflowObserver:
                     runs.sync_on_pareto(front)
                     self._since_sync = 0
                 self._front = front
-            self._folded = {t.number for t in view.trials if t.state.is_finished()}
         except Exception as exc:  # noqa: BLE001 - tracking must not stop the study; on_study_end repairs
             self._failures += 1
             log.warning("MLflow logging of trial %d failed (%s); it will be reconciled at study end",
@@ -139,13 +141,11 @@ class MlflowObserver:
             self.trial_log_seconds.append(time.perf_counter() - start)
 
     def _front_with_new_trials(self, view: StudyView) -> set[int]:
-        """The study's front, from the last synced front and the trials finished since (this
-        worker's or another's): the front of (front of A) + B is the front of A + B, so each trial
-        costs a comparison with the front rather than with every trial (n x n per trial)."""
-        known = self._front or set()
-        fresh = [t for t in view.trials
-                 if t.number in known or (t.state.is_finished() and t.number not in self._folded)]
-        return {t.number for t in pareto_trials(fresh, view.directions)}
+        """The study's front with the trials finished since (this worker's or another's) folded in."""
+        if self._tracker is None:
+            self._tracker = FrontTracker(view.directions)
+        self._tracker.fold(view.trials)
+        return self._tracker.numbers
 
     def on_study_end(self, study: optuna.Study) -> None:
         """Reconcile every trial, refresh the summary and the plots, mark the parent run finished."""

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from coexplore.hardware.design import PE_TYPES
-from coexplore.search.pareto import is_feasible, non_dominated_mask
+from coexplore.record.front import is_feasible, non_dominated_mask
 from coexplore.tracking.entities import flatten_breakdowns
 
 if TYPE_CHECKING:
@@ -59,10 +59,6 @@ def pe_colour(pe_type: str) -> str:
     return _PALETTE[idx % len(_PALETTE)]
 
 
-def _pe(t) -> str:
-    return str(t.user_attrs.get("pe_type", t.params.get("pe_type", "?")))
-
-
 def _label(view: StudyView, i: int) -> str:
     return f"{view.objectives[i]} ({'max' if view.directions[i] == 'maximize' else 'min'})"
 
@@ -82,7 +78,7 @@ def pareto_plot(view: StudyView) -> Plot | None:
     front = view.front_numbers()
     feasible = [t for t in done if is_feasible(t)]
     infeasible = [t for t in done if not is_feasible(t)]
-    pes = sorted({_pe(t) for t in feasible})
+    pes = sorted({view.pe_type(t) for t in feasible})
     fig = Figure(figsize=(4.2 * cols, 3.6 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     pfig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{view.objectives[a]} vs {view.objectives[b]}"
@@ -97,7 +93,7 @@ def pareto_plot(view: StudyView) -> Plot | None:
                                       marker={"color": _INFEASIBLE, "symbol": "x", "size": 6},
                                       text=[f"trial {t.number}" for t in infeasible]), row=r, col=c)
         for pe in pes:
-            group = [t for t in feasible if _pe(t) == pe]
+            group = [t for t in feasible if view.pe_type(t) == pe]
             xy = np.array([(t.values[a], t.values[b]) for t in group])
             on = np.array([t.number in front for t in group])
             ax.scatter(xy[:, 0], xy[:, 1], c=pe_colour(pe), s=np.where(on, 40, 16),
@@ -186,7 +182,7 @@ def energy_breakdown_plot(view: StudyView) -> Plot | None:
     """Per-layer energy of the front's designs (up to 8), stacked by component, one panel each."""
     from plotly.subplots import make_subplots
 
-    designs = [t for t in _front_sample(view) if t.user_attrs.get("per_layer")]
+    designs = [t for t in _front_sample(view) if view.record(t) is not None and view.record(t).per_layer]
     if not designs:
         return None
     cols = 2 if len(designs) > 3 else 1
@@ -195,10 +191,10 @@ def energy_breakdown_plot(view: StudyView) -> Plot | None:
     axes = fig.subplots(nrows, cols, squeeze=False).ravel()
     for ax in axes[len(designs):]:
         ax.set_visible(False)
-    titles = [f"trial {t.number} ({_pe(t)})" for t in designs]
+    titles = [f"trial {t.number} ({view.pe_type(t)})" for t in designs]
     pfig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles)
     for i, t in enumerate(designs):
-        rows = [flatten_breakdowns(r) for r in t.user_attrs["per_layer"]]
+        rows = [flatten_breakdowns(r) for r in view.record(t).per_layer]
         names = [str(r.get("name", k)) for k, r in enumerate(rows)]
         comps = [c for c in rows[0] if _ENERGY_COMPONENT.match(str(c))]
         if comps:
@@ -221,11 +217,11 @@ def area_breakdown_plot(view: StudyView) -> Plot | None:
     import plotly.graph_objects as go
 
     designs = sorted(view.front, key=lambda t: t.values[0])
-    metrics = [flatten_breakdowns(t.user_attrs.get("metrics") or {}) for t in designs]
+    metrics = [view.record(t).metrics if view.record(t) is not None else {} for t in designs]
     comps = sorted({k for m in metrics for k in m if _AREA_COMPONENT.match(k)})
     if not designs or not comps:
         return None
-    x = [f"#{t.number} {_pe(t)}" for t in designs]
+    x = [f"#{t.number} {view.pe_type(t)}" for t in designs]
     parts = {_AREA_COMPONENT.match(c).group(1): [float(m.get(c, 0.0)) for m in metrics] for c in comps}
     fig = Figure(figsize=(max(5.0, 0.5 * len(designs) + 2), 3.8), layout="constrained")
     ax = fig.subplots()

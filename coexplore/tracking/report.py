@@ -122,7 +122,7 @@ def report_study(
         ...     storage="sqlite:///coexplore-runs/coexplore.db"),
         ...     "sqlite:///coexplore-runs/mlflow.db")  # doctest: +SKIP
     """
-    runs = StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri)
+    runs = StudyRuns(open_client(tracking_uri), study, tracking_uri)
     view = StudyView.of(study)
     log_config(runs, view, config_files)
     counts, summary = sync_study(runs, view)

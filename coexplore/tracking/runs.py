@@ -1,25 +1,22 @@
-"""One study's runs in MLflow: its experiment, its parent run and one child run per trial, idempotently.
+"""One study's runs in MLflow: its experiment, its parent run and exactly one child run per trial.
 
-MLflow has no unique keys on tags, so exactly-one-run-per-trial is kept by a protocol every
-writer follows (several workers, a resumed process and ``study report`` may write at once):
+MLflow has no unique keys, so the Optuna storage, which every worker shares on every machine,
+names the canonical run of each trial: the study attribute ``mlflow_run:<trial number>`` holds its
+run id (``mlflow_parent_run`` the parent's). The protocol every writer follows (the worker that
+finished a trial, a resumed process, ``study report``):
 
-1. Before logging trial *n*, look for a live run tagged ``trial_number = n``; a finished one, or
-   a running one whose writer is alive, means "already logged": skip.
-2. After logging, look again. Runs are ordered by the creation key ``(logged_at, run_id)``; a
-   writer whose own run is not the smallest deletes its own run (never another writer's live
-   run), so the smallest always survives and the later duplicates remove themselves.
-3. A run left ``RUNNING`` by a dead writer (same host and its process gone, or older than
-   ``STALE_AFTER_S``) is incomplete: it is replaced and deleted.
-4. A full reconcile (study start, study end, ``study report``) logs every finished trial that has
-   no run and deletes finished duplicates that a race left behind.
+1. A trial with a claimed run is logged: nothing to write.
+2. Otherwise the writer logs the run completely (params, metrics, artifact, terminal status),
+   then claims it: if another writer's claim got there first, it deletes its own run.
+3. A full reconcile (study start and end, ``study report``) claims, for a trial without a claim,
+   its earliest completely written run (or writes one), and deletes every other run of a trial
+   (duplicates of a lost race, runs left half-written by a killed writer).
 
-The parent run is found or created the same way (tag ``coexplore.role = study``).
+No process ids, host names or clocks are involved, so the rule holds across machines.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -31,57 +28,31 @@ from typing import TYPE_CHECKING
 from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
+from coexplore.record import read_record
 from coexplore.tracking import entities as E
 from coexplore.tracking.store import artifact_location, safe_key
 
 if TYPE_CHECKING:
+    import optuna
     from mlflow import MlflowClient
     from mlflow.entities import Run
     from optuna.trial import FrozenTrial
 
     from coexplore.tracking.summary import StudyView
 
-STALE_AFTER_S = 600.0
+RUN_CLAIM = "mlflow_run:"
+"""Study attribute prefix: ``mlflow_run:<trial number>`` -> the trial's canonical run id."""
+PARENT_CLAIM = "mlflow_parent_run"
+"""Study attribute: the canonical parent run id."""
 _PAGE = 5000
-
-
-def _writer_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def creation_key(run: Run) -> tuple[int, str]:
-    """Total order over duplicate runs: the earliest-created (then smallest id) is canonical."""
-    try:
-        logged_at = int(run.data.tags.get(E.TAG_LOGGED_AT, run.info.start_time or 0))
-    except ValueError:
-        logged_at = run.info.start_time or 0
-    return logged_at, run.info.run_id
-
-
-def is_stale(run: Run, now_ms: int | None = None) -> bool:
-    """True for a run left RUNNING by a writer that is gone (same host, dead pid) or long silent."""
-    if run.info.status != "RUNNING":
-        return False
-    now_ms = _now_ms() if now_ms is None else now_ms
-    logged_at, _ = creation_key(run)
-    if now_ms - logged_at > STALE_AFTER_S * 1000:
-        return True
-    host, _, pid = run.data.tags.get(E.TAG_LOGGER, "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return False  # this process is writing it right now
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+def _order(run: Run) -> tuple[int, str]:
+    return run.info.start_time or 0, run.info.run_id
 
 
 @dataclass
@@ -91,7 +62,6 @@ class ReconcileCounts:
     logged: int = 0
     present: int = 0
     removed: int = 0
-    replaced_stale: int = 0
     repointed: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -101,17 +71,36 @@ class StudyRuns:
 
     Args:
         client: an ``MlflowClient`` on the tracking URI.
-        study_name: the Optuna study name; also the experiment name.
+        study: the Optuna study (its storage holds the run claims).
         tracking_uri: used to place artifacts beside a local SQLite store.
     """
 
-    def __init__(self, client: MlflowClient, study_name: str, tracking_uri: str) -> None:
+    def __init__(self, client: MlflowClient, study: optuna.Study, tracking_uri: str) -> None:
         self.client = client
-        self.study_name = study_name
+        self.study = study
+        self.study_name = study.study_name
         self.tracking_uri = tracking_uri
-        self.writer = _writer_id()
         self.run_of: dict[int, str] = {}
         """Trial number -> its canonical run id, as far as this process knows."""
+
+    # -- claims in the Optuna storage ----------------------------------------------------------
+    def claims(self) -> dict[int, str]:
+        """Trial number -> claimed run id, read from the storage now."""
+        out = {}
+        for key, value in self.study.user_attrs.items():
+            if key.startswith(RUN_CLAIM):
+                out[int(key[len(RUN_CLAIM):])] = str(value)
+        return out
+
+    def _claim(self, key: str, run_id: str) -> str:
+        """Claim ``key`` for ``run_id`` unless it is claimed; the winner's run id (ours deleted if not)."""
+        current = self.study.user_attrs.get(key)
+        if current is None:
+            self.study.set_user_attr(key, run_id)
+            current = self.study.user_attrs.get(key)  # a concurrent claim may have overwritten ours
+        if current != run_id:
+            self._delete(run_id)
+        return str(current)
 
     # -- experiment and parent -------------------------------------------------------------
     @cached_property
@@ -145,104 +134,70 @@ class StudyRuns:
             if not token:
                 return out
 
-    def parent_runs(self) -> list[Run]:
-        """Live parent runs, canonical first (normally exactly one)."""
-        return sorted(self.search(f"tags.`{E.TAG_ROLE}` = '{E.ROLE_STUDY}'"), key=creation_key)
-
     @cached_property
     def parent_run_id(self) -> str:
-        """The study's parent run, found or created (duplicates from a creation race resolved)."""
-        parents = self.parent_runs()
-        if parents:
-            return parents[0].info.run_id
-        tags = {E.TAG_ROLE: E.ROLE_STUDY, E.TAG_STUDY: self.study_name, E.TAG_LOGGED_AT: str(_now_ms()),
-                E.TAG_LOGGER: self.writer}
+        """The study's parent run, found (claimed in the storage) or created and claimed."""
+        claimed = self.study.user_attrs.get(PARENT_CLAIM)
+        if claimed is not None:
+            try:
+                if self.client.get_run(claimed).info.lifecycle_stage == "active":
+                    return str(claimed)
+            except MlflowException:
+                pass
+            self.study.set_user_attr(PARENT_CLAIM, None)  # the claimed run was deleted by hand
+        tags = {E.TAG_ROLE: E.ROLE_STUDY, E.TAG_STUDY: self.study_name}
         own = self.client.create_run(self.experiment_id, tags=tags, run_name=self.study_name).info.run_id
-        canonical = self.parent_runs()[0].info.run_id
-        if canonical != own:
+        self.study.set_user_attr(PARENT_CLAIM, self.study.user_attrs.get(PARENT_CLAIM) or own)
+        winner = str(self.study.user_attrs[PARENT_CLAIM])
+        if winner != own:
             self._delete(own)
-        return canonical
+        return winner
 
     # -- trial runs ----------------------------------------------------------------------
-    def trial_runs(self, number: int | None = None) -> list[Run]:
-        """Live trial runs (of one trial when ``number`` is given)."""
-        f = f"tags.`{E.TAG_ROLE}` = '{E.ROLE_TRIAL}'"
-        if number is not None:
-            f += f" and tags.{E.TAG_TRIAL_NUMBER} = '{number}'"
-        return self.search(f)
-
     def trial_index(self) -> dict[int, list[Run]]:
-        """Trial number -> its live runs, each list in creation order."""
+        """Trial number -> its live runs, oldest first."""
         index: dict[int, list[Run]] = {}
-        for run in self.trial_runs():
+        for run in self.search(f"tags.`{E.TAG_ROLE}` = '{E.ROLE_TRIAL}'"):
             try:
                 index.setdefault(int(run.data.tags[E.TAG_TRIAL_NUMBER]), []).append(run)
             except (KeyError, ValueError):
                 continue
         for runs in index.values():
-            runs.sort(key=creation_key)
+            runs.sort(key=_order)
         return index
 
-    def log_trial(
-        self, trial: FrozenTrial, objectives: Sequence[str], on_pareto: bool,
-        existing: Sequence[Run] | None = None,
-    ) -> tuple[str, bool]:
-        """Log a finished trial as a child run unless it is already logged; (run id, created).
-
-        Args:
-            trial: a finished trial carrying the driver's user_attrs contract.
-            objectives: objective names in the order of ``trial.values``.
-            on_pareto: the run's ``on_pareto`` tag.
-            existing: the trial's live runs if already known (saves one search).
-        """
-        runs = list(self.trial_runs(trial.number) if existing is None else existing)
-        now = _now_ms()
-        stale = [r for r in runs if is_stale(r, now)]
-        alive = [r for r in runs if r not in stale]
-        if alive:
-            return min(alive, key=creation_key).info.run_id, False
-        run_id = self._write_trial(trial, objectives, on_pareto)
-        for r in stale:
-            self._delete(r.info.run_id)
-        run_id = self._settle_duplicates(trial.number, run_id)
+    def log_trial(self, trial: FrozenTrial, objectives: Sequence[str], on_pareto: bool) -> tuple[str, bool]:
+        """Log a finished trial as its one child run unless one is claimed; (run id, created)."""
+        claimed = self.study.user_attrs.get(f"{RUN_CLAIM}{trial.number}")
+        if claimed is not None:
+            self.run_of[trial.number] = str(claimed)
+            return str(claimed), False
+        run_id = self._claim(f"{RUN_CLAIM}{trial.number}", self._write_trial(trial, objectives, on_pareto))
         self.run_of[trial.number] = run_id
         return run_id, True
 
     def _write_trial(self, trial: FrozenTrial, objectives: Sequence[str], on_pareto: bool) -> str:
-        tags = E.trial_tags(
-            trial, study_name=self.study_name, parent_run_id=self.parent_run_id, on_pareto=on_pareto,
-            logger=self.writer, logged_at=_now_ms(),
-        )
+        record = read_record(trial)
+        tags = E.trial_tags(trial, study_name=self.study_name, parent_run_id=self.parent_run_id,
+                            on_pareto=on_pareto, record=record)
         start = E.ms(trial.datetime_start) or _now_ms()
         run = self.client.create_run(self.experiment_id, start_time=start, tags=tags,
                                      run_name=f"trial-{trial.number}")
         run_id = run.info.run_id
         stamp = E.ms(trial.datetime_complete) or start
-        metrics = [Metric(k, v, stamp, 0) for k, v in E.trial_metrics(trial, objectives).items()]
-        params = [Param(k, v) for k, v in E.trial_params(trial).items()]
+        metrics = [Metric(k, v, stamp, 0) for k, v in E.trial_metrics(trial, objectives, record).items()]
+        params = [Param(k, v) for k, v in E.trial_params(trial, record).items()]
         self.client.log_batch(run_id, metrics=metrics, params=params)
-        rows = trial.user_attrs.get("per_layer") or []
-        if rows:
+        if record is not None and record.per_layer:
             from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
             with tempfile.TemporaryDirectory(prefix="coexplore-") as tmp:
-                path = E.write_per_layer_csv(rows, Path(tmp) / E.PER_LAYER_CSV)
+                path = E.write_per_layer_csv(record.per_layer, Path(tmp) / E.PER_LAYER_CSV)
                 if path is not None:  # the repository straight from the new run: saves a get_run
                     repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=self.tracking_uri)
                     repo.log_artifact(str(path))
         self.client.set_terminated(run_id, E.run_status(trial.state), end_time=E.ms(trial.datetime_complete))
         return run_id
-
-    def _settle_duplicates(self, number: int, own: str) -> str:
-        """Step 2 of the protocol: keep the smallest creation key, delete our own run if it is not."""
-        now = _now_ms()
-        runs = [r for r in self.trial_runs(number) if not is_stale(r, now)]
-        if not runs:
-            return own
-        canonical = min(runs, key=creation_key).info.run_id
-        if canonical != own:
-            self._delete(own)
-        return canonical
 
     def _delete(self, run_id: str) -> None:
         try:
@@ -251,47 +206,46 @@ class StudyRuns:
             pass  # already deleted by another writer
 
     # -- full reconcile and the on_pareto tags ------------------------------------------------
-    def reconcile(
-        self, trials: Iterable[FrozenTrial], objectives: Sequence[str], front: set[int]
-    ) -> tuple[ReconcileCounts, dict[int, str]]:
-        """Log every finished trial without a run, drop finished duplicates, fix parent links.
+    def reconcile(self, trials: Iterable[FrozenTrial], objectives: Sequence[str],
+                  front: set[int]) -> tuple[ReconcileCounts, dict[int, str]]:
+        """Give every finished trial exactly one run (its claimed one), fix parent links.
 
         Returns the counts and the map trial number -> canonical run id.
         """
         counts = ReconcileCounts()
-        index = self.trial_index()
-        run_of: dict[int, str] = {}
+        index, claims = self.trial_index(), self.claims()
         parent = self.parent_run_id
-        now = _now_ms()
         for trial in trials:
             if not trial.state.is_finished():
                 continue
             runs = index.get(trial.number, [])
-            stale = [r for r in runs if is_stale(r, now)]
-            alive = [r for r in runs if r not in stale]
-            if not alive:
+            live = {r.info.run_id: r for r in runs}
+            keep = claims.get(trial.number)
+            if keep not in live:
+                done = [r for r in runs if r.info.status != "RUNNING"]  # completely written runs
                 try:
-                    run_of[trial.number], _ = self.log_trial(trial, objectives, trial.number in front, existing=runs)
-                    counts.logged += 1
-                    counts.replaced_stale += len(stale)
+                    if done:
+                        keep = self._claim(f"{RUN_CLAIM}{trial.number}", done[0].info.run_id)
+                        counts.present += 1
+                    else:
+                        keep = self._claim(f"{RUN_CLAIM}{trial.number}",
+                                           self._write_trial(trial, objectives, trial.number in front))
+                        counts.logged += 1
                 except MlflowException as exc:
                     counts.errors.append(f"trial {trial.number}: {exc.message}")
-                continue
-            counts.present += 1
-            finished = [r for r in alive if r.info.status != "RUNNING"]
-            keep = min(alive, key=creation_key)
-            if len(finished) > 1:
-                keep = min(finished, key=creation_key)
-                for r in finished:
-                    if r is not keep:
-                        self._delete(r.info.run_id)
-                        counts.removed += 1
-            run_of[trial.number] = keep.info.run_id
-            self.run_of[trial.number] = keep.info.run_id
-            if keep.data.tags.get(E.TAG_PARENT) != parent:
-                self.client.set_tag(keep.info.run_id, E.TAG_PARENT, parent)
+                    continue
+            else:
+                counts.present += 1
+            for run_id in live:
+                if run_id != keep:
+                    self._delete(run_id)
+                    counts.removed += 1
+            self.run_of[trial.number] = keep
+            kept = live.get(keep)
+            if kept is not None and kept.data.tags.get(E.TAG_PARENT) != parent:
+                self.client.set_tag(keep, E.TAG_PARENT, parent)
                 counts.repointed += 1
-        return counts, run_of
+        return counts, dict(self.run_of)
 
     def sync_on_pareto(self, front: set[int], run_of: dict[int, str] | None = None) -> int:
         """Make ``on_pareto`` true on exactly the runs of the trials in ``front``; returns tags changed."""
@@ -304,14 +258,12 @@ class StudyRuns:
                 changed += self._set_tag(run_id, E.TAG_ON_PARETO, "false")
         on = set(tagged.values())
         self.run_of.update(run_of or {})
+        missing = front - on - set(self.run_of)
+        if missing:
+            self.run_of.update({n: r for n, r in self.claims().items() if n in missing})
         for number in sorted(front - on):
-            run_id = self.run_of.get(number)
-            if run_id is None:  # another worker's trial: look it up once
-                runs = sorted(self.trial_runs(number), key=creation_key)
-                run_id = runs[0].info.run_id if runs else None
-            if run_id is not None:
-                self.run_of[number] = run_id
-                changed += self._set_tag(run_id, E.TAG_ON_PARETO, "true")
+            if number in self.run_of:
+                changed += self._set_tag(self.run_of[number], E.TAG_ON_PARETO, "true")
         return changed
 
     def retag_on_pareto(self, entered: set[int], left: set[int]) -> bool:

@@ -13,47 +13,18 @@ from __future__ import annotations
 import contextlib
 import re
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
+
+from coexplore.record.secrets import mask_secrets, mask_url, sqlite_path
+
+__all__ = ["ARTIFACTS_DIR_NAME", "artifact_location", "default_tracking_uri", "is_http_uri", "mask_secrets",
+           "mask_url", "prepare_store", "safe_key", "sqlite_path"]
 
 DEFAULT_RUNS_DIR = Path("coexplore-runs")
 TRACKING_DB_NAME = "mlflow.db"
 ARTIFACTS_DIR_NAME = "mlartifacts"
 
-_SECRET_IN_URL = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s/]+)(?P<at>@)")
-_SECRET_KEYS = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential", re.IGNORECASE)
 _BAD_KEY_CHARS = re.compile(r"[^/\w.\- :]")
-
-
-def mask_url(url: str) -> str:
-    """Replace the password in every ``scheme://user:password@host`` of ``url`` by ``***``.
-
-    Args:
-        url: any string, typically a storage or tracking URL.
-
-    Example:
-        >>> mask_url("postgresql://alice:s3cret@db:5432/studies")
-        'postgresql://alice:***@db:5432/studies'
-    """
-    return _SECRET_IN_URL.sub(lambda m: f"{m.group('head')}***{m.group('at')}", url)
-
-
-def mask_secrets(value: Any) -> Any:
-    """Return a copy of a nested config with passwords in URLs and secret-named fields masked.
-
-    Args:
-        value: dicts, lists and scalars as loaded from YAML/JSON.
-    """
-    if isinstance(value, dict):
-        return {
-            k: ("***" if isinstance(k, str) and _SECRET_KEYS.search(k) and v not in (None, "") else mask_secrets(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return [mask_secrets(v) for v in value]
-    if isinstance(value, str):
-        return mask_url(value)
-    return value
 
 
 def safe_key(name: str) -> str:
@@ -63,17 +34,6 @@ def safe_key(name: str) -> str:
     if key in (".", "..") or key.startswith(("../", "./")):
         key = "_" + key
     return key[:250]
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of an ``sqlite:///`` URL (relative to the working directory), else None."""
-    if not url.startswith("sqlite:"):
-        return None
-    path = url.split("sqlite:///", 1)[-1] if url.startswith("sqlite:///") else ""
-    path = path.split("?", 1)[0]
-    if not path or path == ":memory:":
-        return None
-    return Path(unquote(path))
 
 
 def default_tracking_uri(study_storage_url: str | None = None) -> str:

@@ -6,18 +6,19 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from coexplore.search.pareto import (
-    hypervolume,
+from coexplore.record import TrialRecord, mask_secrets, read_record
+from coexplore.record.front import (
+    front_hypervolume,
     hypervolume_history,
+    is_feasible,
     pareto_trials,
     study_directions,
 )
 from coexplore.tracking.entities import objective_names
-from coexplore.tracking.store import mask_secrets, safe_key
+from coexplore.tracking.store import safe_key
 
 
 @dataclass
@@ -47,8 +48,27 @@ class StudyView:
         )
 
     @cached_property
+    def records(self) -> dict[int, TrialRecord]:
+        """Trial number -> its record (trials without one are absent)."""
+        out = {}
+        for t in self.trials:
+            rec = read_record(t)
+            if rec is not None:
+                out[t.number] = rec
+        return out
+
+    def record(self, trial: FrozenTrial) -> TrialRecord | None:
+        """The record of ``trial`` (None when it has none)."""
+        return self.records.get(trial.number)
+
+    def pe_type(self, trial: FrozenTrial) -> str:
+        """The PE type the trial evaluated."""
+        rec = self.record(trial)
+        return rec.pe_type if rec is not None else str(trial.params.get("pe_type", "?"))
+
+    @cached_property
     def front(self) -> list[FrozenTrial]:
-        """Feasible complete trials on the Pareto front (computed once per view: it is n x n)."""
+        """Feasible complete trials on the Pareto front, one per design (computed once per view)."""
         return pareto_trials(self.trials, self.directions)
 
     def front_numbers(self) -> set[int]:
@@ -66,24 +86,22 @@ class StudyView:
         """Hypervolume of the front against the study's reference point (None without one)."""
         if self.reference_point is None:
             return None
-        if not self.front:
-            return 0.0
-        return hypervolume(np.array([t.values for t in self.front]), self.directions, self.reference_point)
+        return front_hypervolume(self.front, self.directions, self.reference_point)
 
 
 def summary_metrics(view: StudyView) -> dict[str, float]:
     """Counts by state, proxy evaluations (cache misses) and hits, front size, best hypervolume."""
     states = [t.state for t in view.trials]
     complete = [t for t in view.trials if t.state == TrialState.COMPLETE]
-    proxy_runs = sum(1 for t in complete if t.user_attrs.get("proxy_cache_hit") is False)
-    hits = sum(1 for t in complete if t.user_attrs.get("proxy_cache_hit") is True)
+    hits_of = [view.record(t).proxy_cache_hit for t in complete if view.record(t) is not None]
+    proxy_runs, hits = hits_of.count(False), hits_of.count(True)
     front = view.front
     out = {
         "n_trials_complete": float(len(complete)),
         "n_trials_failed": float(states.count(TrialState.FAIL)),
         "n_trials_pruned": float(states.count(TrialState.PRUNED)),
         "n_trials_running": float(states.count(TrialState.RUNNING)),
-        "n_trials_infeasible": float(sum(1 for t in complete if t.user_attrs.get("feasible") is False)),
+        "n_trials_infeasible": float(sum(1 for t in complete if not is_feasible(t))),
         "proxy_evaluations": float(proxy_runs),
         "proxy_cache_hits": float(hits),
         "n_pareto": float(len(front)),
@@ -92,6 +110,9 @@ def summary_metrics(view: StudyView) -> dict[str, float]:
     if hv is not None:
         out["best_hypervolume"] = hv
     return out
+
+
+_STUDY_KEYS = ("config", "objectives", "reference_point", "constraints", "n_trials")
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
@@ -107,7 +128,7 @@ def study_params(view: StudyView) -> dict[str, str]:
 
     Secrets are masked (passwords in URLs, secret-named fields) before anything is logged.
     """
-    attrs = mask_secrets(view.user_attrs)
+    attrs = mask_secrets({k: v for k, v in view.user_attrs.items() if k in _STUDY_KEYS})
     flat: dict[str, str] = {}
     _flatten("", attrs.get("config") or {}, flat)
     out = {safe_key(f"config.{k}"): v[:6000] for k, v in flat.items()}

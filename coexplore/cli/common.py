@@ -1,0 +1,54 @@
+"""What every `coexplore` command shares: consoles, storage options, and errors turned into exit codes.
+
+Exit status: 0 done, 1 a study, storage or runtime problem (one masked line on stderr), 2 an
+invalid file or option (one line per problem, nothing created), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+STORAGE_HELP = ("SQLAlchemy URL of the study storage (default: $COEXPLORE_STORAGE or "
+                "sqlite:///coexplore-runs/coexplore.db).")
+StorageOpt = typer.Option(None, "--storage", help=STORAGE_HELP)
+
+
+@contextmanager
+def errors(resume_hint: str | None = None) -> Iterator[None]:
+    """Turn the API's errors into messages and exit codes (see the module docstring).
+
+    Args:
+        resume_hint: the study name to put in the "continue with" line after Ctrl-C.
+    """
+    from coexplore.accuracy.errors import ProxyError
+    from coexplore.record import mask_url
+    from coexplore.search.configio import ConfigError
+    from coexplore.search.storage import StorageError
+    from coexplore.search.study import StudyError
+
+    try:
+        yield
+    except ConfigError as exc:
+        for line in exc.lines:
+            err.print(line, markup=False)
+        raise typer.Exit(2) from None
+    except (StudyError, StorageError, ProxyError, LookupError) as exc:
+        err.print(f"error: {mask_url(str(exc))}", markup=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        hint = f"; continue with `coexplore study resume {resume_hint}`" if resume_hint else ""
+        err.print(f"interrupted{hint}", markup=False)
+        raise typer.Exit(130) from None
+
+
+def echo_json(data: object) -> None:
+    """Print ``data`` as indented JSON on stdout."""
+    typer.echo(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,126 @@
+"""The optimize loop: trials until the budget of COMPLETE trials is met over every worker.
+
+Before each batch a process reads the counts in the storage; a trial that finds ``budget`` trials
+ahead of it complete or running prunes itself (two workers may pass the first check together).
+While other workers' running trials hold the rest of the budget, the process waits and fails
+their trials if those workers died (heartbeats), so a dead worker's share is retried. A trial
+whose objective raises fails alone; ``max_consecutive_failures`` failures in a row stop the
+process (that means a bug rather than bad luck).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+
+import optuna
+from optuna.study import MaxTrialsCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from coexplore.record import ERROR_ATTR, OVER_BUDGET_ATTR, mask_url
+from coexplore.search.observers import ObserverGroup
+from coexplore.search.study import BUDGET_ATTR, StudyError
+
+Objective = Callable[[optuna.Trial], Sequence[float]]
+
+
+def count_states(trials: Sequence[FrozenTrial]) -> dict[str, int]:
+    """Trials by state: ``complete``, ``running``, ``fail``, ``pruned``, ``waiting``."""
+    counts = {"complete": 0, "running": 0, "fail": 0, "pruned": 0, "waiting": 0}
+    for t in trials:
+        counts[t.state.name.lower()] += 1
+    return counts
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """The study's trials by state (one storage read)."""
+    return count_states(study.get_trials(deepcopy=False))
+
+
+class _FailureGuard:
+    """Counts failed trials in a row and stops the study at the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.errors: list[str] = []
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if trial.state != TrialState.FAIL:
+            self.errors.clear()
+            return
+        self.errors.append(str(trial.user_attrs.get(ERROR_ATTR, trial.system_attrs.get("fail_reason", "unknown error"))))
+        if self.tripped:
+            study.stop()
+
+    @property
+    def tripped(self) -> bool:
+        return len(self.errors) >= self.limit
+
+
+def _budget_objective(study: optuna.Study, objective: Objective, budget: int) -> Objective:
+    def run(trial: optuna.Trial) -> Sequence[float]:
+        ahead = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+                 if t.number < trial.number]
+        if len(ahead) >= budget:
+            trial.set_user_attr(OVER_BUDGET_ATTR, True)
+            raise optuna.TrialPruned(f"budget of {budget} complete trials already taken by earlier trials")
+        try:
+            return list(objective(trial))
+        except Exception as exc:
+            trial.set_user_attr(ERROR_ATTR, mask_url(f"{type(exc).__name__}: {exc}")[:2000])
+            raise
+    return run
+
+
+def optimize(
+    study: optuna.Study,
+    objective: Objective,
+    budget: int,
+    *,
+    observers: ObserverGroup | None = None,
+    max_consecutive_failures: int = 10,
+    poll_s: float = 1.0,
+) -> int:
+    """Run trials until ``budget`` trials are COMPLETE in the storage; return how many this process ran.
+
+    Args:
+        study: the Optuna study (its storage may be shared with other workers).
+        objective: the trial objective (records the trial, returns its objective values).
+        budget: COMPLETE trials wanted over all processes (a larger budget stored on the study by a
+            resume elsewhere is taken up).
+        observers: told of study start, every trial this process finishes, and study end.
+        max_consecutive_failures: stop with :class:`StudyError` after this many failures in a row.
+        poll_s: seconds between checks while other processes' trials hold the rest of the budget.
+    """
+    observers = observers or ObserverGroup()
+    guard = _FailureGuard(max_consecutive_failures)
+    ran = 0
+
+    def after(_study: optuna.Study, trial: FrozenTrial) -> None:
+        nonlocal ran
+        ran += 1
+        observers.on_trial_end(study, trial)
+        if trial.user_attrs.get(OVER_BUDGET_ATTR):
+            study.stop()
+
+    observers.on_study_start(study)
+    try:
+        while True:
+            budget = int(study.user_attrs.get(BUDGET_ATTR, budget))
+            counts = state_counts(study)
+            if counts["complete"] >= budget:
+                break
+            if counts["waiting"] == 0 and counts["complete"] + counts["running"] >= budget:
+                with warnings.catch_warnings():  # experimental in Optuna 5, and stable since 2.9
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)  # a dead worker's trial frees its budget share
+                time.sleep(poll_s)
+                continue
+            study.optimize(_budget_objective(study, objective, budget), catch=(Exception,), gc_after_trial=False,
+                           callbacks=[MaxTrialsCallback(budget, states=(TrialState.COMPLETE,)), after, guard])
+            if guard.tripped:
+                raise StudyError(f"{len(guard.errors)} trials failed in a row; stopping. Last error: {guard.errors[-1]}")
+    finally:
+        observers.on_study_end(study)
+    return ran
