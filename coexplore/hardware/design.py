@@ -48,7 +48,9 @@ class DesignPoint(BaseModel):
     ``weight_bits``/``act_bits`` default to the PE type's native precision. ``glb_port_bits`` is
     the GLB's bandwidth to and from the array and DRAM in bits per cycle (0: unlimited, the
     default); ``first_fill`` adds the cycles of loading a layer's first tile from DRAM before
-    compute starts (default False: transfers fully overlapped with compute).
+    compute starts (default False: transfers fully overlapped with compute);
+    ``dram_full_duplex`` gives reads and writes ``dram_gbps`` each (separate channels, as AXI's;
+    default False: one shared bus).
 
     Example:
         >>> DesignPoint(pe_type="int8", pe_rows=12, pe_cols=14).weight_bits
@@ -72,6 +74,7 @@ class DesignPoint(BaseModel):
     tech_nm: float = Field(default=45.0, ge=3, le=180)
     glb_port_bits: int = Field(default=0, ge=0, le=1048576)
     first_fill: bool = False
+    dram_full_duplex: bool = False
 
     @model_validator(mode="after")
     def _native_bits(self) -> DesignPoint:
@@ -158,6 +161,7 @@ class DesignBatch:
     tech_nm: np.ndarray
     glb_port_bits: np.ndarray | None = None
     first_fill: np.ndarray | None = None
+    dram_full_duplex: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Optional columns (added after the first release) default to the DesignPoint defaults.
@@ -206,5 +210,5 @@ class DesignBatch:
         return DesignPoint(**kw)
 
 
-_OPTIONAL_COLUMNS: dict[str, type] = {"glb_port_bits": np.int64, "first_fill": np.bool_}
+_OPTIONAL_COLUMNS: dict[str, type] = {"glb_port_bits": np.int64, "first_fill": np.bool_, "dram_full_duplex": np.bool_}
 """Columns a :class:`DesignBatch` may be built without (they then take the DesignPoint default)."""

@@ -80,7 +80,7 @@ def _array_costs(designs: DesignBatch, layers: dict[str, np.ndarray], caps: tupl
         sub = [a if m is None else a[m] for a in (designs.pe_rows, designs.pe_cols, *caps)]
         x = MappingInputs(
             **common, rows=sub[0][:, None], cols=sub[1][:, None],
-            ifmap_cap=sub[2], filter_cap=sub[3], psum_cap=sub[4],
+            ifmap_cap=sub[2], filter_cap=sub[3], psum_cap=sub[4], load_per_cycle=sub[5],
         )
         parts.append((m, DATAFLOW_MODELS[DATAFLOWS[int(code)]].map(x)))
     if len(parts) == 1:
@@ -119,28 +119,48 @@ class _Block:
     array_port_bits: np.ndarray
     port_bits_per_cycle: np.ndarray
     first_fill: np.ndarray
+    preload_bits: np.ndarray
+    duplex: np.ndarray
 
 
-def _fill_bits(ts: TileSet, pick, wb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Bits of a candidate's first tile (its weights and inputs), loaded before compute starts."""
-    return pick(ts.fp_w) * wb + pick(ts.fp_a) * ab
+def _fill_bits(ts: TileSet, pick, wb: np.ndarray, ab: np.ndarray, preload_bits: np.ndarray) -> np.ndarray:
+    """Bits loaded before compute starts: a candidate's first tile (its weights and inputs), and
+    at least the weights the array holds for its first fold."""
+    return np.maximum(pick(ts.fp_w) * wb + pick(ts.fp_a) * ab, preload_bits)
 
 
-def _layer_cycles(comp: np.ndarray, dram_bits: np.ndarray, fill_bits: np.ndarray, b) -> np.ndarray:
-    """Cycles of a layer: the largest of compute, DRAM transfer and GLB port time (the port
-    carries the array's accesses and the DRAM fills), plus the non-overlapped first fill."""
-    port = np.where(b.port_bits_per_cycle > 0, (b.array_port_bits + dram_bits) / np.maximum(b.port_bits_per_cycle, 1), 0.0)
-    busy = np.maximum(np.maximum(comp, dram_bits / b.bits_per_cycle), port)
-    return busy + b.first_fill * fill_bits / b.bits_per_cycle
+def _write_bits(ts: TileSet, pick, ab: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """DRAM bits written by a candidate: outputs, and half of the partial-sum spill traffic."""
+    return pick(ts.ofmap) * ab + 0.5 * pick(ts.spill) * pb
+
+
+def _layer_cycles(comp: np.ndarray, dram_bits: np.ndarray, write_bits: Callable[[], np.ndarray],
+                  fill_bits: Callable[[], np.ndarray], b) -> np.ndarray:
+    """Cycles of a layer: the largest of compute, DRAM transfer (reads and writes on one bus, or
+    each on its own channel) and GLB port time (the port carries the array's accesses and the
+    DRAM transfers), plus the non-overlapped first fill. ``write_bits`` and ``fill_bits`` are
+    computed only when some design point of the block needs them."""
+    dram = dram_bits
+    if b.duplex.any():
+        w = write_bits()
+        dram = np.where(b.duplex > 0, np.maximum(dram_bits - w, w), dram_bits)
+    cyc = np.maximum(comp, dram / b.bits_per_cycle)
+    if (b.port_bits_per_cycle > 0).any():
+        port = (b.array_port_bits + dram_bits) / np.maximum(b.port_bits_per_cycle, 1)
+        cyc = np.maximum(cyc, np.where(b.port_bits_per_cycle > 0, port, 0.0))
+    if b.first_fill.any():
+        cyc = cyc + b.first_fill * fill_bits() / b.bits_per_cycle
+    return cyc
 
 
 def _rank(ts: TileSet, pick: Callable[[np.ndarray], np.ndarray], b: _Block) -> tuple[np.ndarray, ...]:
-    """Min-EDP legal candidate of ``ts`` per ``D' x L``: (index, its EDP, any fits, all bits, fill bits)."""
+    """Min-EDP legal candidate of ``ts`` per ``D' x L``: (index, its EDP, any fits, all bits,
+    first-fill bits or None when no design point of the block fills first)."""
     bits = _traffic_bits(ts, pick, b.wb, b.ab, b.pb)
     foot = pick(ts.fp_w) * b.wb + pick(ts.fp_a) * b.ab + pick(ts.fp_p) * b.pb
-    fill = _fill_bits(ts, pick, b.wb, b.ab)
+    fill = _fill_bits(ts, pick, b.wb, b.ab, b.preload_bits) if b.first_fill.any() else None
     ok = foot <= b.glb_bits
-    cyc = _layer_cycles(b.comp_cycles, bits, fill, b)
+    cyc = _layer_cycles(b.comp_cycles, bits, lambda: _write_bits(ts, pick, b.ab, b.pb), lambda: fill, b)
     edp = np.where(ok, (b.base_pj + bits * b.fill_pj_per_bit + cyc * b.leak_pj_per_cycle) * cyc, np.inf)
     any_ok = ok.any(axis=2)
     # Nothing fits: keep the smallest-footprint tile (the point is flagged).
@@ -153,12 +173,14 @@ def _choose_tiling(
     glb_bits: np.ndarray, base_pj: np.ndarray, comp_cycles: np.ndarray,
     fill_pj_per_bit: np.ndarray, bits_per_cycle: np.ndarray, leak_pj_per_cycle: np.ndarray,
     array_port_bits: np.ndarray, port_bits_per_cycle: np.ndarray, first_fill: np.ndarray,
+    preload_bits: np.ndarray, duplex: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min-EDP legal GLB tiling per ``D x L``: (DRAM bits, cycles, fits) of the chosen candidate.
 
     Candidates are the grid (``grid``, ``L x M``) and the capacity-fitted tiles of ``col3``
     (``D x L x 3``); the search runs in blocks of design points. The other args are ``D x L``
-    (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``, ``array_port_bits``) or ``D x 1``.
+    (``wb``, ``ab``, ``pb``, ``base_pj``, ``comp_cycles``, ``array_port_bits``, ``preload_bits``)
+    or ``D x 1``.
     """
     d, n_layers = wb.shape
     best = np.empty((d, n_layers), dtype=np.intp)
@@ -167,7 +189,7 @@ def _choose_tiling(
     fitted_fill = np.empty((d, n_layers))
     fits = np.empty((d, n_layers), dtype=bool)
     args = (wb, ab, pb, glb_bits, bits_per_cycle, base_pj, fill_pj_per_bit, leak_pj_per_cycle, comp_cycles,
-            array_port_bits, port_bits_per_cycle, first_fill)
+            array_port_bits, port_bits_per_cycle, first_fill, preload_bits, duplex)
     for lo in range(0, d, _CHUNK):
         sl = slice(lo, lo + _CHUNK)
         b = _Block(*(np.broadcast_to(a[sl], (min(d, lo + _CHUNK) - lo, n_layers))[:, :, None] for a in args))
@@ -176,15 +198,19 @@ def _choose_tiling(
         best[sl] = g_idx
         use_fitted[sl] = f_edp < g_edp
         fitted_bits[sl] = np.take_along_axis(f_bits, f_idx[:, :, None], 2)[:, :, 0]
-        fitted_fill[sl] = np.take_along_axis(f_fill, f_idx[:, :, None], 2)[:, :, 0]
+        if f_fill is not None:
+            fitted_fill[sl] = np.take_along_axis(f_fill, f_idx[:, :, None], 2)[:, :, 0]
         fits[sl] = g_ok | f_ok
     cols = np.arange(n_layers)[None, :]
     pick = lambda a: a[cols, best]  # noqa: E731
     traffic = np.where(use_fitted, fitted_bits, _traffic_bits(grid, pick, wb, ab, pb))
-    fill = np.where(use_fitted, fitted_fill, _fill_bits(grid, pick, wb, ab))
-    b = _Block(wb, ab, pb, glb_bits, bits_per_cycle, base_pj, fill_pj_per_bit, leak_pj_per_cycle, comp_cycles,
-               array_port_bits, port_bits_per_cycle, first_fill)
-    cycles = np.ceil(_layer_cycles(comp_cycles, traffic, fill, b))
+    b = _Block(*args)
+    # Fitted tiles never chunk input channels, so they write the outputs only.
+    cycles = np.ceil(_layer_cycles(
+        comp_cycles, traffic,
+        lambda: np.where(use_fitted, pick(grid.ofmap) * ab, _write_bits(grid, pick, ab, pb)),
+        lambda: np.where(use_fitted, fitted_fill, _fill_bits(grid, pick, wb, ab, preload_bits)), b,
+    ))
     return traffic, cycles, fits
 
 
@@ -260,6 +286,8 @@ def evaluate(
         designs.ifmap_spad[:, None] * np.floor(na[:, None] / ab_op),
         designs.filter_spad[:, None] * np.floor(nw[:, None] / wb_op),
         designs.psum_spad[:, None] + np.zeros((1, n_layers)),
+        # Values per cycle the GLB port can load into PE register files (unlimited: 0 bits).
+        np.where(designs.glb_port_bits[:, None] > 0, designs.glb_port_bits[:, None] / wb, np.inf),
     )
     members = _array_costs(designs, layers, caps)
     macs = layers["macs"].astype(np.float64)[None, :]
@@ -285,8 +313,10 @@ def evaluate(
     parts = member_energy_pj(members, wb, ab, pb, e_fi * e_scale, e_if * e_scale, e_ps * e_scale, e_noc, e_glb)
     compulsory = (layers["weight_values"][None, :] * wb + layers["ifmap_used"][None, :] * ab
                   + layers["ofmap_values"][None, :] * ab)
-    port_m = np.where(port_bpc[..., None] > 0,
-                      glb_port_bits(members, wb, ab, pb) / np.maximum(port_bpc, 1)[..., None], 0.0)
+    port_m = 0.0
+    if np.any(port_bpc > 0):
+        port_m = np.where(port_bpc[..., None] > 0,
+                          glb_port_bits(members, wb, ab, pb) / np.maximum(port_bpc, 1)[..., None], 0.0)
     arr, member = choose(
         members, mac_pj[..., None] + sum(parts.values()), members.cycles * passes[..., None],
         compulsory / bits_per_cycle, port_m, leak_pj_per_cycle, compulsory * e_dram, criterion,
@@ -299,7 +329,8 @@ def evaluate(
         grid, col3, wb, ab, pb, (glb_bytes * 8)[:, None],
         mac_pj + spad_pj + noc_pj + glb_array_pj, comp_cycles, e_dram + e_glb, bits_per_cycle,
         leak_pj_per_cycle, glb_port_bits(arr, wb, ab, pb), port_bpc,
-        designs.first_fill.astype(np.float64)[:, None],
+        designs.first_fill.astype(np.float64)[:, None], arr.preload_w * wb,
+        designs.dram_full_duplex.astype(np.float64)[:, None],
     )
     layer_pj = {
         "mac": mac_pj,

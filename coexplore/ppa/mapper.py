@@ -81,6 +81,12 @@ def choose(
         score = np.where(lat <= fastest * (1 + 1e-9), energy, np.inf)
     else:
         score = (energy + dram_pj[..., None]) * lat
-    idx = np.argmin(score, axis=-1)[..., None]  # ties keep the lower member (SCALE-Sim's first)
-    picked = {f.name: np.take_along_axis(getattr(arr, f.name), idx, -1)[..., 0] for f in fields(ArrayCosts)}
-    return ArrayCosts(**picked), idx[..., 0]
+    idx = np.argmin(score, axis=-1)  # ties keep the lower member (SCALE-Sim's first)
+    if score.shape[-1] == 2:  # the usual case: one select instead of a gather
+        second = idx == 1
+        picked = {f.name: np.where(second, getattr(arr, f.name)[..., 1], getattr(arr, f.name)[..., 0])
+                  for f in fields(ArrayCosts)}
+    else:
+        picked = {f.name: np.take_along_axis(getattr(arr, f.name), idx[..., None], -1)[..., 0]
+                  for f in fields(ArrayCosts)}
+    return ArrayCosts(**picked), idx

@@ -29,7 +29,9 @@ class MappingInputs:
 
     ``p`` is the number of output rows over the whole batch (``n * p_image``) where a dataflow
     folds the batch into rows (row stationary); ``n``, ``p_img`` are kept for the systolic ones.
-    ``*_cap`` are spad capacities in values of the operating precision (packed words).
+    ``*_cap`` are spad capacities in values of the operating precision (packed words);
+    ``load_per_cycle`` the values per cycle the GLB port delivers to PE register files (``D x L``;
+    unlimited by default, each PE then loads one value per cycle).
     """
 
     n: np.ndarray
@@ -49,6 +51,7 @@ class MappingInputs:
     ifmap_cap: np.ndarray
     filter_cap: np.ndarray
     psum_cap: np.ndarray
+    load_per_cycle: np.ndarray | float = np.inf  # values/cycle the GLB port can load into PE register files
 
     @property
     def cg(self) -> np.ndarray:
@@ -68,7 +71,8 @@ class ArrayCosts:
 
     ``glb_*`` count values read from or written to the global buffer by the array, ``spad_*``
     scratchpad / PE-register accesses, ``noc_*`` inter-PE or bus deliveries; ``w`` weights,
-    ``a`` activations (ifmap), ``p`` partial sums (at accumulator width).
+    ``a`` activations (ifmap), ``p`` partial sums (at accumulator width); ``preload_w`` the
+    weights the array must hold before its first MAC (they cannot overlap with compute).
     """
 
     cycles: np.ndarray
@@ -82,6 +86,7 @@ class ArrayCosts:
     noc_a: np.ndarray
     noc_p: np.ndarray
     reason: np.ndarray
+    preload_w: np.ndarray | float = 0.0
 
 
 class Dataflow(ABC):

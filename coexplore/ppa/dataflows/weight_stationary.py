@@ -25,30 +25,44 @@ class WeightStationary(Dataflow):
 
     Per group the layer is the GEMM ``(T x Sr) @ (Sr x Sc)`` with ``Sr = R*S*Cg`` (filter size),
     ``Sc = Kg`` and ``T = N*P*Q`` (ofmap pixels). With ``f`` reduction elements per PE it runs in
-    ``ceil(Sr/(rows*f)) * ceil(Sc/cols)`` folds of ``rows*f + T*f + rows + cols - 2`` cycles: load
-    the weights (``rows*f``), stream ``T`` ifmap rows of ``f`` values each, fill and drain the skew.
+    ``ceil(Sr/(rows*f)) * ceil(Sc/cols)`` folds of ``load + T*f + rows + cols - 2`` cycles: load
+    the weights, stream ``T`` ifmap rows of ``f`` values each, fill and drain the skew.
 
-    Members: ``f = 1``, SCALE-Sim v2's compute model (``scalesim/compute/systolic_compute_ws.py``:
-    a fold's filter demand matrix has ``rows`` + ``rows + cols + T - 2`` rows), whose partial sums
-    leave the array every row fold; and ``f`` from :func:`reduction_per_pe`, which accumulates
-    ``f`` products in the PE's output register before passing a partial sum on, so the reduction
-    runs in time inside the PE and far fewer partial sums spill to the global buffer.
+    Members:
+
+    0. SCALE-Sim v2's compute model (``scalesim/compute/systolic_compute_ws.py``: a fold's filter
+       demand matrix has ``rows`` + ``rows + cols + T - 2`` rows): ``f = 1``, weights shifted down
+       the columns (``load = rows``), partial sums leave the array every row fold.
+    1. With a weight register file (``filter_spad > 1``): ``f`` from :func:`reduction_per_pe`;
+       ``f`` products accumulate in the PE's output register before a partial sum moves on, so
+       the reduction runs in time inside the PE and far fewer partial sums spill to the global
+       buffer; the register files are written through their own ports from the GLB port
+       (``load = max(f, weights of the fold / load_per_cycle)``). With a one-word spad this
+       member is member 0.
     """
 
     name = "weight_stationary"
 
     def map(self, x: MappingInputs) -> ArrayCosts:
-        f_rf = reduction_per_pe(x.r * x.s * x.cg, x.rows, x.filter_cap)
-        return stack_members([self._member(x, np.ones_like(f_rf)), self._member(x, f_rf)])
+        sr = x.r * x.s * x.cg
+        one = np.ones_like(x.filter_cap)
+        rf = x.filter_cap > 1
+        f_rf = np.where(rf, reduction_per_pe(sr, x.rows, x.filter_cap), one)
+        held = np.minimum(sr, x.rows * f_rf) * np.minimum(x.kg, x.cols)  # weights of one fold
+        bus = np.maximum(f_rf, np.ceil(held / x.load_per_cycle))
+        return stack_members([
+            self._member(x, one, x.rows + 0 * one),
+            self._member(x, f_rf, np.where(rf, bus, x.rows)),
+        ])
 
     @staticmethod
-    def _member(x: MappingInputs, f: np.ndarray) -> ArrayCosts:
+    def _member(x: MappingInputs, f: np.ndarray, load: np.ndarray) -> ArrayCosts:
         sr = x.r * x.s * x.cg
         sc = x.kg
         t = x.n * x.p_img * x.q
         row_fold = cdiv(sr, x.rows * f)
         col_fold = cdiv(sc, x.cols)
-        cycles = x.groups * row_fold * col_fold * (x.rows * f + t * f + x.rows + x.cols - 2)
+        cycles = x.groups * row_fold * col_fold * (load + t * f + x.rows + x.cols - 2)
         g = x.groups
         psum_writes = g * t * sc * row_fold  # each fold writes T x used columns (SCALE-Sim ofmap)
         psum_reads = g * t * sc * (row_fold - 1)  # re-read to accumulate across row folds
@@ -65,4 +79,5 @@ class WeightStationary(Dataflow):
             noc_a=x.macs + zero,  # ifmap hops PE to PE along a row once per MAC
             noc_p=x.macs / f,  # a partial sum hops down a column once per f MACs
             reason=np.full(cycles.shape, FITS),
+            preload_w=np.minimum(sr, x.rows * f) * np.minimum(sc, x.cols) + zero,
         )
