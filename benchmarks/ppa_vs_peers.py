@@ -63,9 +63,11 @@ def read_reference(path: Path) -> dict[str, dict[str, str]]:
 
 def design(df: str) -> DesignPoint:
     """A 32x32 systolic array with buffers and bandwidth large enough that compute dominates,
-    as in the SCALE-Sim runs (4096 kB per SRAM, bandwidth sized by SCALE-Sim's CALC mode)."""
+    as in the SCALE-Sim runs (4096 kB per SRAM, bandwidth sized by SCALE-Sim's CALC mode), and
+    one-word filter and psum scratchpads, so that the mapper has only SCALE-Sim's mapping."""
     return DesignPoint(pe_type="int8", pe_rows=ARRAY, pe_cols=ARRAY, dataflow=DATAFLOWS[df],
-                       glb_kib=3 * SRAM_KB * 1000 / 1024, dram_gbps=100000.0, clock_mhz=1000.0)
+                       glb_kib=3 * SRAM_KB * 1000 / 1024, dram_gbps=100000.0, clock_mhz=1000.0,
+                       filter_spad=1, psum_spad=1)
 
 
 def our_cycles(workload: Workload, df: str) -> np.ndarray:

@@ -62,11 +62,14 @@ VARIANTS: dict[str, tuple[int, int, int, int, int]] = {
     "a32x32_d128": (32, 32, 2**21, 128, 128),
     "a16x16_d256": (16, 16, 2**21, 128, 256),
     "a32x32_rf8": (32, 32, 2**21, 8, 64),
-    "a16x16_rf1": (16, 16, 2**21, 1, 64),
+    "a16x16_rf4": (16, 16, 2**21, 4, 64),
     "a8x8_rf32": (8, 8, 2**21, 32, 64),
     "a64x32_s256k": (64, 32, 2**18, 128, 64),
     "a16x64_d128": (16, 64, 2**21, 128, 128),
 }
+ONE_WORD_VARIANT = {"a16x16_rf1": (16, 16, 2**21, 1, 64)}
+"""Reported apart: a one-byte weight register is written in parallel in ZigZag, but is a one-word
+spad in coexplore, which (as the issue requires) keeps SCALE-Sim's shift-loaded mapping."""
 LAYERS: dict[str, str] = {
     "layer1.0.conv1": "3x3 conv", "layer3.0.conv2": "3x3 conv",
     "layer3.0.downsample.0": "strided 1x1", "fc": "fully connected",
@@ -81,7 +84,7 @@ def design(name: str) -> DesignPoint:
     per PE, ZigZag's 2048-bit SRAM port, its non-overlapped first fill, and DRAM reads and writes
     on separate channels (ZigZag's single read-write DRAM port is not shared in time between
     operands: a layer's reads and writes overlap)."""
-    rows, cols, sram, rf, dram_bits = VARIANTS[name]
+    rows, cols, sram, rf, dram_bits = {**VARIANTS, **ONE_WORD_VARIANT}[name]
     return DesignPoint(
         pe_type="int8", pe_rows=rows, pe_cols=cols, dataflow="weight_stationary",
         ifmap_spad=1, filter_spad=rf, psum_spad=1, glb_kib=sram / 1024,
@@ -104,26 +107,26 @@ def regenerate() -> None:
         layers.write_text(json.dumps([layer.to_dict() for layer in workload().layers]))
         variants.write_text(json.dumps([
             {"name": n, "rows": r, "cols": c, "sram_bytes": s, "rf_w_bytes": f, "dram_bits": d}
-            for n, (r, c, s, f, d) in VARIANTS.items()]))
+            for n, (r, c, s, f, d) in {**VARIANTS, **ONE_WORD_VARIANT}.items()]))
         for opt in ("energy", "latency"):
             subprocess.run([str(PEER_PYTHON), str(HERE / "peers" / "zigzag_run.py"), str(layers),
                             str(REFERENCE), "--variants", str(variants), "--opt", opt], check=True)
 
 
-def reference() -> dict[str, np.ndarray]:
+def reference(variants: list[str]) -> dict[str, np.ndarray]:
     """ZigZag's figures as ``variants x layers`` arrays: energy (pJ), latency (cycles), CPU s."""
     rows = [json.loads(line) for line in REFERENCE.read_text().splitlines() if line.strip()]
     index = {(r["variant"], r["layer"], r["opt"]): r for r in rows}
     out = {}
     for key, opt, field in (("energy", "energy", "energy_pj"), ("latency", "latency", "latency_cycles"),
                             ("cpu_s", "energy", "cpu_s"), ("cpu_s_latency", "latency", "cpu_s")):
-        out[key] = np.array([[index[(v, layer, opt)][field] for layer in LAYERS] for v in VARIANTS])
+        out[key] = np.array([[index[(v, layer, opt)][field] for layer in LAYERS] for v in variants])
     return out
 
 
-def ours(tech: TechnologyTable | None, criterion: str) -> dict[str, np.ndarray]:
+def ours(tech: TechnologyTable | None, criterion: str, variants: list[str]) -> dict[str, np.ndarray]:
     """Our energy (pJ) and latency (cycles), ``variants x layers``."""
-    res = evaluate(DesignBatch.from_points([design(n) for n in VARIANTS]), workload(), tech=tech,
+    res = evaluate(DesignBatch.from_points([design(n) for n in variants]), workload(), tech=tech,
                    criterion=criterion)
     return {"energy": res.layer_energy_j * 1e12, "latency": np.asarray(res.layer_cycles, dtype=float),
             "mapping": res.layer_mapping}
@@ -183,17 +186,36 @@ def main(argv: list[str] | None = None) -> int:
     if args.regenerate:
         REFERENCE.unlink(missing_ok=True)
         regenerate()
-    zz = reference()
     zz_costs = TechnologyTable.load_stack([ROOT / "coexplore" / "data" / "tech_45nm.yaml", ZIGZAG_COSTS])
-    report = {
-        "energy_zigzag_costs": compare(zz["energy"], ours(zz_costs, "energy")["energy"]),
-        "energy_own_costs": compare(zz["energy"], ours(None, "energy")["energy"]),
-        "latency": compare(zz["latency"], ours(zz_costs, "latency")["latency"]),
-    }
+
+    def agreement(variants: list[str]) -> dict:
+        zz = reference(variants)
+        return {
+            "energy_zigzag_costs": compare(zz["energy"], ours(zz_costs, "energy", variants)["energy"]),
+            "energy_own_costs": compare(zz["energy"], ours(None, "energy", variants)["energy"]),
+            "latency": compare(zz["latency"], ours(zz_costs, "latency", variants)["latency"]),
+        }
+
+    main_set = list(VARIANTS)
+    report = agreement(main_set)
     print(f"{len(VARIANTS)} tpu_like variants x {len(LAYERS)} ResNet-18 layers; ZigZag 3.9.1, lpf_limit 6")
     _print("Energy, ZigZag's per-access energies in both (opt / criterion = energy)", report["energy_zigzag_costs"])
     _print("Energy, each tool's own per-access energies", report["energy_own_costs"])
     _print("Latency in cycles (opt / criterion = latency)", report["latency"])
+    zz = reference(main_set)
+    spread = {name: [float(zz["energy"][:, j].max() / zz["energy"][:, j].min()),
+                     float(ours(zz_costs, "energy", main_set)["energy"][:, j].max()
+                           / ours(zz_costs, "energy", main_set)["energy"][:, j].min())]
+              for j, name in enumerate(LAYERS)}
+    report["energy_spread_zigzag_ours"] = spread
+    print("\nEnergy spread across variants (max/min), ZigZag / ours with its costs: "
+          + ", ".join(f"{n} {a:.3f} / {b:.3f}" for n, (a, b) in spread.items()))
+    extra = agreement(main_set + list(ONE_WORD_VARIANT))
+    report["with_one_word_variant"] = extra
+    print(f"With {', '.join(ONE_WORD_VARIANT)} added (SCALE-Sim's mapping in coexplore): energy totals "
+          f"{extra['energy_zigzag_costs']['total_pairs_agree']:.1%}, latency totals "
+          f"{extra['latency']['total_pairs_agree']:.1%}; latency per layer "
+          + ", ".join(f"{n} {r['pairs_agree']:.1%}" for n, r in extra["latency"]["per_layer"].items()))
 
     batch = DesignBatch.from_points([design(n) for n in VARIANTS])
     wl = workload()

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Analytical power, performance and area of accelerator designs.", no_args_is_help=True)
 
 
+class Criterion(str, Enum):
+    edp = "edp"
+    energy = "energy"
+    latency = "latency"
+
+
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
@@ -68,7 +74,8 @@ def _print_table(d: dict, per_layer: bool, title: str) -> None:
     console.print(top)
     if per_layer:
         layers = Table(title="per layer")
-        keys = ["name", "macs", "cycles", "energy_j", "utilization", "dram_bytes", "weight_bits", "act_bits"]
+        keys = ["name", "macs", "cycles", "energy_j", "utilization", "dram_bytes", "weight_bits", "act_bits",
+                "mapping"]
         for k in keys:
             layers.add_column(k, justify="left" if k == "name" else "right")
         for row in d["layers"]:
@@ -97,9 +104,14 @@ def evaluate(
     workload: Annotated[str, typer.Option("--workload", help="Zoo name, .csv/.yaml path, or module:function.")],
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Also report every layer.")] = False,
     tech: Annotated[
-        Optional[Path],  # noqa: UP045 - Typer reads the annotation at runtime
-        typer.Option("--tech", help="Technology table, or a characterization (YAML/CSV of measured points) to fit."),
+        Optional[list[Path]],  # noqa: UP045 - Typer reads the annotation at runtime
+        typer.Option("--tech", help="Technology table, or a characterization (YAML/CSV of measured points) "
+                     "to fit; repeat to stack: a full table first, then measured points (later files win)."),
     ] = None,
+    criterion: Annotated[
+        Criterion,
+        typer.Option("--criterion", help="How the mapper picks each layer's mapping inside the array."),
+    ] = "edp",
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
 ) -> None:
     """Evaluate one design point on a workload: cycles, latency, energy, area and derived metrics."""
@@ -114,14 +126,14 @@ def evaluate(
         _fail(str(exc))
     wl = _resolve_workload(workload)
     table = None
-    if tech is not None:
+    if tech:
         try:
-            table = TechnologyTable.load(tech)
+            table = TechnologyTable.load_stack(tech)
         except (TechError, CharacterizationError) as exc:
             _fail(str(exc))
         for report in table.fit_reports():
             typer.echo(f"fit {report.line()}", err=True)
-    result = evaluate_point(design, wl, tech=table)
+    result = evaluate_point(design, wl, tech=table, criterion=Criterion(criterion).value)
     d = result.to_dict(0, per_layer=per_layer)
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(d, indent=2))
