@@ -1,17 +1,30 @@
-"""Proxy fidelity: Kendall tau between the brief fine-tune's accuracy and a 10x longer one's.
+"""Proxy fidelity: rank agreement between the brief fine-tune and the high-fidelity one.
 
-Run: ``.venv/bin/python benchmarks/proxy_fidelity.py [--steps N] [--factor 10] [--seed S]``.
-Sixteen plans spanning PE types, bit widths and pinning on the default model (digits CNN); each is
-fine-tuned for ``steps`` and for ``factor x steps`` from the same FP32 checkpoint, and the two
-rankings are compared with Kendall's tau-b (ties allowed), as the target of issue 3 asks (>= 0.7).
+Run: ``.venv/bin/python benchmarks/proxy_fidelity.py [--seeds 0 1 2] [--jobs 2] [--cache-dir D]``.
+
+Two plan sets on the default model (digits CNN): ``fixed``, sixteen hand-picked plans spanning PE
+types, bit widths and pinning; ``random``, plans drawn at random (Optuna's RandomSampler through
+the search space's own ``suggest``, so per-layer bits included) from ``spaces/quickstart.yaml`` and
+``spaces/quidam.yaml``, which nobody tuned the proxy on. For every seed each plan gets the brief
+proxy (``ProxyEvaluator.evaluate(plan)``, what a study runs); the reference is the high-fidelity
+fine-tune (``fidelity="high"``: 10x the steps) at ``--reference-seed``, so seeds other than the
+reference's are also judged against a model pretrained from another initialisation. Prints
+Kendall tau-b and Spearman rho per seed and set, their mean and minimum, and the brief proxy's
+seconds per evaluation (cold, no cache hits). ``--jobs`` worker processes share the result cache
+(one torch thread each); ``--cache-dir`` keeps results between runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
+import statistics
+import subprocess
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -20,7 +33,9 @@ from scipy.stats import kendalltau, spearmanr
 from coexplore.accuracy import ProxyConfig, ProxyEvaluator
 from coexplore.quant import QuantPlan
 
-PLANS = {
+ROOT = Path(__file__).resolve().parents[1]
+
+FIXED = {
     "int8": QuantPlan(pe_type="int8"),
     "int4": QuantPlan(pe_type="int4"),
     "int w3a3": QuantPlan(pe_type="int4", weight_bits=3, act_bits=3),
@@ -38,56 +53,153 @@ PLANS = {
     "binary pin8": QuantPlan(pe_type="binary", pin_first_last=8),
     "binary w1a2": QuantPlan(pe_type="binary", act_bits=2),
 }
+"""The hand-picked set (the one the proxy was first measured on, issue 3)."""
+
+SPACES = ("quickstart", "quidam")
+
+
+def random_plans(ev: ProxyEvaluator, per_space: int, seed: int) -> dict[str, QuantPlan]:
+    """``per_space`` distinct plans from each space in ``SPACES``, drawn as a random-sampler study
+    would draw them (distinct: no two share the proxy's cache key)."""
+    import optuna
+
+    from coexplore.search.space import load_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out: dict[str, QuantPlan] = {}
+    seen: set[str] = set()
+    for name in SPACES:
+        space = load_space(ROOT / "spaces" / f"{name}.yaml")
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        drawn = 0
+        for _ in range(50 * per_space):
+            _, choice = space.suggest(study.ask(), ev.layer_names)
+            plan = QuantPlan(**choice.model_dump())
+            key = ev.key(plan)
+            if key in seen:
+                continue
+            seen.add(key)
+            w, a = plan.resolve(ev.layer_names)
+            label = f"{name[:5]} {plan.pe_type} w{'/'.join(map(str, w))} a{'/'.join(map(str, a))}"
+            out[label] = plan
+            drawn += 1
+            if drawn == per_space:
+                break
+    return out
+
+
+def _value(text: str) -> object:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _config(seed: int, args: argparse.Namespace, brief: bool = False) -> ProxyConfig:
+    """The proxy's default recipe (one torch thread); ``--brief`` overrides only the brief one's."""
+    extra = dict(kv.split("=", 1) for kv in args.brief) if brief else {}
+    return ProxyConfig(seed=seed, threads=1, **{k: _value(v) for k, v in extra.items()})
+
+
+_EVALUATORS: dict[ProxyConfig, ProxyEvaluator] = {}
+
+
+def _run(task: tuple[int, str, QuantPlan, str, ProxyConfig]) -> tuple[float, float, bool]:
+    """One evaluation in a worker process: (accuracy, seconds, cache hit)."""
+    seed, fidelity, plan, folder, config = task
+    if config not in _EVALUATORS:
+        _EVALUATORS[config] = ProxyEvaluator(config, cache_dir=folder)
+    r = _EVALUATORS[config].evaluate(plan, fidelity=fidelity)
+    return r.accuracy, r.seconds, r.cache_hit
+
+
+def measure(args: argparse.Namespace, folder: str) -> tuple[dict, dict, dict, float]:
+    """Accuracies ``acc[(set, seed|'ref', plan)]``, brief seconds ``secs[seed]``, baselines."""
+    seeds = sorted(set(args.seeds) | {args.reference_seed})
+    evs = {s: ProxyEvaluator(_config(s, args), cache_dir=folder) for s in seeds}
+    baselines = {s: ev.baseline_accuracy for s, ev in evs.items()}  # pretrain once, here
+    for s in args.seeds:  # and the brief recipe's folds, if --brief changes them
+        _ = ProxyEvaluator(_config(s, args, brief=True), cache_dir=folder).baseline_accuracy
+    sets = {"fixed": FIXED, "random": random_plans(evs[seeds[0]], args.per_space, args.plan_seed)}
+    tasks, index = [], []
+    for set_name, plans in sets.items():
+        for name, plan in plans.items():
+            tasks.append((args.reference_seed, "high", plan, folder, _config(args.reference_seed, args)))
+            index.append((set_name, "ref", name))
+            for s in args.seeds:
+                tasks.append((s, "brief", plan, folder, _config(s, args, brief=True)))
+                index.append((set_name, s, name))
+    start = time.perf_counter()
+    # spawn, not fork: a child forked after torch has run can deadlock in its thread pool
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(_run, tasks))
+    elapsed = time.perf_counter() - start
+    acc = {i: r[0] for i, r in zip(index, results)}
+    secs: dict = {}
+    for (set_name, s, _), (_, sec, hit) in zip(index, results):
+        if s != "ref" and not hit:
+            secs.setdefault(s, []).append(sec)
+    return sets, acc, {"secs": secs, "baselines": baselines}, elapsed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=ProxyConfig().finetune_steps)
-    parser.add_argument("--factor", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--reference-seed", type=int, default=0)
+    parser.add_argument("--per-space", type=int, default=6, help="random plans per space")
+    parser.add_argument("--plan-seed", type=int, default=19, help="seed of the random plan draw")
+    parser.add_argument(
+        "--brief", nargs="*", default=[], metavar="FIELD=VALUE",
+        help="ProxyConfig overrides for the brief proxy only (ablations), e.g. distill_weight=0",
+    )
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--cache-dir", type=Path, default=None, help="keep results here")
+    parser.add_argument("--per-plan", action="store_true", help="also print every plan's accuracies")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        brief_ev = ProxyEvaluator(
-            ProxyConfig(seed=args.seed, finetune_steps=args.steps, threads=args.threads),
-            cache_dir=folder,
-        )
-        long_ev = ProxyEvaluator(
-            ProxyConfig(
-                seed=args.seed, finetune_steps=args.steps * args.factor, threads=args.threads
-            ),
-            cache_dir=folder,
-        )
-        rows = []
-        start = time.perf_counter()
-        for name, plan in PLANS.items():
-            brief, long = brief_ev.evaluate(plan), long_ev.evaluate(plan)
-            rows.append((name, brief.accuracy, long.accuracy, brief.seconds, long.seconds))
-        elapsed = time.perf_counter() - start
-        baseline = brief_ev.baseline_accuracy
-    tau, tau_p = kendalltau([r[1] for r in rows], [r[2] for r in rows])
-    rho, _ = spearmanr([r[1] for r in rows], [r[2] for r in rows])
-    table = Table(
-        title=f"proxy fidelity: {args.steps} vs {args.steps * args.factor} fine-tune steps "
-        f"(digits CNN, FP32 {baseline:.4f}, seed {args.seed})"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = str(args.cache_dir or tmp)
+        sets, acc, info, elapsed = measure(args, folder)
+    console = Console()
+    cfg, bcfg = _config(args.reference_seed, args), _config(args.reference_seed, args, True)
+    changed = " ".join(args.brief)
+    summary = Table(
+        title=f"proxy fidelity: brief ({bcfg.finetune_steps} steps x (1 + {bcfg.step_scale:g} d)"
+        f"{', ' + changed if changed else ''}) vs high ({cfg.high_fidelity_factor}x) at seed "
+        f"{args.reference_seed}, digits CNN"
     )
-    for col in (
-        "plan",
-        f"acc @{args.steps}",
-        f"acc @{args.steps * args.factor}",
-        "s brief",
-        "s long",
-    ):
-        table.add_column(col, justify="left" if col == "plan" else "right")
-    for name, b, lg, sb, sl in rows:
-        table.add_row(name, f"{b:.4f}", f"{lg:.4f}", f"{sb:.1f}", f"{sl:.1f}")
-    table.add_section()
-    table.add_row("Kendall tau-b", f"{tau:.3f}", f"p={tau_p:.1e}", "", "")
-    table.add_row("Spearman rho", f"{rho:.3f}", "", "", "")
-    Console().print(table)
-    print(
-        f"{len(rows)} plans, {elapsed:.0f} s in all; load average (1 min) {os.getloadavg()[0]:.2f}"
-    )
+    for col in ("plan set", "plans", "seed", "Kendall tau-b", "Spearman rho", "brief s / eval"):
+        summary.add_column(col, justify="left" if col == "plan set" else "right")
+    for set_name, plans in sets.items():
+        ref = [acc[(set_name, "ref", n)] for n in plans]
+        taus, rhos = [], []
+        for s in args.seeds:
+            brief = [acc[(set_name, s, n)] for n in plans]
+            taus.append(kendalltau(brief, ref)[0])
+            rhos.append(spearmanr(brief, ref)[0])
+            summary.add_row(set_name, str(len(plans)), str(s), f"{taus[-1]:.3f}", f"{rhos[-1]:.3f}", "")
+        summary.add_row(set_name, "", "mean", f"{statistics.mean(taus):.3f}", f"{statistics.mean(rhos):.3f}", "")
+        summary.add_row(set_name, "", "min", f"{min(taus):.3f}", f"{min(rhos):.3f}", "")
+        summary.add_section()
+        if args.per_plan:
+            per = Table(title=f"{set_name} plans")
+            for col in ("plan", *(f"brief s{s}" for s in args.seeds), "high"):
+                per.add_column(col, justify="left" if col == "plan" else "right")
+            for n in plans:
+                per.add_row(n, *(f"{acc[(set_name, s, n)]:.4f}" for s in args.seeds), f"{acc[(set_name, 'ref', n)]:.4f}")
+            console.print(per)
+    all_secs = [x for v in info["secs"].values() for x in v]
+    if all_secs:
+        summary.add_row("brief proxy", "", "all", "", "", f"{statistics.mean(all_secs):.1f} mean / {max(all_secs):.1f} max")
+    console.print(summary)
+    base = ", ".join(f"seed {s} {b:.4f}" for s, b in info["baselines"].items())
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    print(f"FP32 (pooled over folds): {base}; {elapsed:.0f} s wall with {args.jobs} job(s); "
+          f"load average (1 min) {os.getloadavg()[0]:.2f}; commit {commit or '?'}")
 
 
 if __name__ == "__main__":

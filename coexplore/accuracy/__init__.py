@@ -9,7 +9,8 @@ Example:
 from coexplore.accuracy._mobilenetv2 import MobileNetV2
 from coexplore.accuracy._resnet import ResNet20
 from coexplore.accuracy.cache import ResultCache, stable_hash
-from coexplore.accuracy.config import ProxyConfig
+from coexplore.accuracy.budget import finetune_steps, fp32_distance
+from coexplore.accuracy.config import FIDELITIES, ProxyConfig
 from coexplore.accuracy.datasets import (
     DATASETS,
     DatasetError,
@@ -19,14 +20,17 @@ from coexplore.accuracy.datasets import (
     load_digits,
 )
 from coexplore.accuracy.errors import ProxyError
+from coexplore.accuracy.folds import Fold, cv_folds
 from coexplore.accuracy.evaluator import ProxyEvaluator, ProxyResult, VariantBuilder, torch_settings
 from coexplore.accuracy.models import MODELS, DigitsCNN, ModelError, build_model
 
 __all__ = [
     "DATASETS",
+    "FIDELITIES",
     "MODELS",
     "DatasetError",
     "DigitsCNN",
+    "Fold",
     "MobileNetV2",
     "ModelError",
     "ProxyConfig",
@@ -38,6 +42,9 @@ __all__ = [
     "VariantBuilder",
     "Splits",
     "build_model",
+    "cv_folds",
+    "finetune_steps",
+    "fp32_distance",
     "load_cifar10",
     "load_dataset",
     "load_digits",

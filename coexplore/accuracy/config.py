@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import torch
 
 MACS_PER_THREAD = 200_000_000
 """Work (multiply-accumulates per training batch) that justifies one more torch thread."""
@@ -17,12 +20,21 @@ PRETRAIN_RECIPE = {"epochs": "pretrain_epochs", "lr": "pretrain_lr", **_SHARED_R
 """Fields of the FP32 pretraining recipe, part of the checkpoint's key."""
 FINETUNE_RECIPE = {
     "steps": "finetune_steps",
+    "step_scale": "step_scale",
+    "distill_weight": "distill_weight",
+    "distill_temperature": "distill_temperature",
+    "bn_reestimate": "bn_reestimate",
     "lr": "lr",
     "quantizer_lr_scale": "quantizer_lr_scale",
     "distribution_loss_weight": "distribution_loss_weight",
     **_SHARED_RECIPE,
 }
 """Fields of the quantization-aware fine-tune recipe, part of every result's key."""
+
+
+FIDELITIES = ("brief", "high")
+"""Fidelity levels of :meth:`ProxyEvaluator.evaluate`: the search's brief fine-tune, and a
+``high_fidelity_factor`` times longer one to re-check a front."""
 
 
 class ProxyConfig(BaseModel):
@@ -38,6 +50,15 @@ class ProxyConfig(BaseModel):
         dataset: a registered data set (``digits``, ``cifar10``).
         data_dir: folder with the data set's files (CIFAR-10 python batches); digits needs none.
         seed: seeds the pretraining, the batch order and every fine-tune.
+        folds: cross-validation folds (see :mod:`coexplore.accuracy.folds`); None: the data set's
+            default (4 on digits, 1 on CIFAR-10). Each fold costs one pretraining (cached) and one
+            fine-tune per plan; the accuracy is pooled over every fold's validation images.
+        finetune_steps: the brief fine-tune's steps for a plan at 8 bits everywhere; a plan
+            further from FP32 gets up to ``1 + step_scale`` times as many
+            (:func:`coexplore.accuracy.budget.finetune_steps`).
+        distill_weight: weight of the distillation loss from the FP32 teacher (0: labels only).
+        bn_reestimate: re-estimate BatchNorm statistics on the training data after the fine-tune.
+        high_fidelity_factor: the high-fidelity fine-tune runs this many times the brief's steps.
         threads: torch intra-op threads; None: the cores this process may use, fewer for models
             too small to keep them busy (see :meth:`resolved_threads`).
         device: ``auto`` (GPU when present), ``cpu`` or ``cuda``/``cuda:N``.
@@ -53,6 +74,7 @@ class ProxyConfig(BaseModel):
     dataset: str = "digits"
     data_dir: Path | None = None
     seed: int = 0
+    folds: int | None = Field(default=None, ge=1, le=20)
     # Pretraining recipe (FP32, Adam + cosine decay); part of the checkpoint's cache key.
     pretrain_epochs: int = Field(default=40, ge=1)
     pretrain_lr: float = Field(default=3e-3, gt=0)
@@ -63,6 +85,11 @@ class ProxyConfig(BaseModel):
     batch_size: int = Field(default=64, ge=1)
     weight_decay: float = Field(default=0.0, ge=0)
     distribution_loss_weight: float = Field(default=1.0, ge=0)
+    step_scale: float = Field(default=2.0, ge=0)
+    distill_weight: float = Field(default=1.0, ge=0, le=1)
+    distill_temperature: float = Field(default=2.0, gt=0)
+    bn_reestimate: bool = True
+    high_fidelity_factor: int = Field(default=10, ge=1)
     # Where and how fast; not part of any cache key.
     threads: int | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] | str = "auto"
@@ -93,6 +120,27 @@ class ProxyConfig(BaseModel):
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
+
+    def torch_device(self) -> torch.device:
+        """The resolved device as a ``torch.device``; sets up deterministic cuBLAS for a GPU.
+
+        Raises:
+            ProxyError: an unknown device name, or ``cuda`` without a GPU.
+        """
+        import torch
+
+        from coexplore.accuracy.errors import ProxyError
+
+        try:
+            device = torch.device(self.resolved_device())
+        except RuntimeError as exc:
+            raise ProxyError(f"proxy.device: {exc}; allowed: auto, cpu, cuda, cuda:N") from exc
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ProxyError("proxy.device: cuda requested but no GPU is available; use auto or cpu")
+            # Deterministic cuBLAS needs this before the first GPU matmul (pretraining included).
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        return device
 
     def pretrain_recipe(self) -> dict:
         """The fields the FP32 checkpoint depends on (besides model and data)."""

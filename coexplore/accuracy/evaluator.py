@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,11 +13,20 @@ import torch
 from torch import nn
 
 from coexplore.accuracy.cache import ResultCache, load_checkpoint, save_checkpoint, stable_hash
-from coexplore.accuracy.config import ProxyConfig
+from coexplore.accuracy.budget import finetune_steps, fp32_distance
+from coexplore.accuracy.config import FIDELITIES, ProxyConfig
 from coexplore.accuracy.datasets import DATASETS, DatasetError, load_dataset
 from coexplore.accuracy.errors import ProxyError
+from coexplore.accuracy.folds import Fold, cv_folds
 from coexplore.accuracy.models import build_model
-from coexplore.accuracy.training import Progress, accuracy, train
+from coexplore.accuracy.training import (
+    Progress,
+    correct,
+    logits,
+    reestimate_batchnorm,
+    torch_settings,
+    train,
+)
 from coexplore.quant import QuantPlan, calibrate_quantizers, quantizable_layers, quantize_model
 
 if TYPE_CHECKING:
@@ -28,8 +35,11 @@ if TYPE_CHECKING:
 VariantBuilder = Callable[[nn.Module, torch.Tensor], nn.Module]
 """``build(fp32_model, calibration_batch) -> model``: a model-side variant ready to fine-tune."""
 
-CACHE_VERSION = 1
-"""Bumped whenever a change to quantizers or training alters results, so old entries go unused."""
+CACHE_VERSION = 2
+"""Bumped whenever a change to quantizers or training alters results, so old entries go unused.
+
+2: cross-validation folds, distillation from the FP32 teacher, BatchNorm re-estimation, step
+budget scaled by distance from FP32, fidelity levels (issue 19)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,9 @@ class ProxyResult:
     """One proxy evaluation: accuracies are fractions in [0, 1]; ``drop = baseline - accuracy``.
 
     ``seconds`` is this call's wall time: milliseconds on a cache hit, and including the one-off
-    FP32 pretraining when the first miss finds no checkpoint. ``key`` is the cache key.
+    FP32 pretraining when the first miss finds no checkpoint. ``key`` is the cache key;
+    ``fidelity`` (``brief`` or ``high``) and ``steps`` (fine-tune steps per fold) say how long the
+    plan was fine-tuned.
     """
 
     accuracy: float
@@ -46,29 +58,15 @@ class ProxyResult:
     seconds: float
     cache_hit: bool
     key: str
+    fidelity: str = "brief"
+    steps: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-@contextmanager
-def torch_settings(threads: int) -> Iterator[None]:
-    """Threads, deterministic algorithms and a forked RNG for one evaluation.
-
-    The caller's thread count, determinism flags and random state (a BoTorch sampler's, say) are
-    restored afterwards.
-    """
-    prev_threads = torch.get_num_threads()
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        torch.set_num_threads(prev_threads)
-        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+_torch_settings = torch_settings
+"""Former private name, still imported by ``coexplore.enos.study`` and ``coexplore.search.hybrid``."""
 
 
 class ProxyEvaluator:
@@ -107,17 +105,7 @@ class ProxyEvaluator:
         self.model_name: str = config.model or DATASETS[config.dataset].default_model
         self.data = load_dataset(config.dataset, config.data_dir)
         self.input_shape: tuple[int, ...] = self.data.input_shape
-        try:
-            self.device = torch.device(config.resolved_device())
-        except RuntimeError as exc:
-            raise ProxyError(f"proxy.device: {exc}; allowed: auto, cpu, cuda, cuda:N") from exc
-        if self.device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ProxyError(
-                    "proxy.device: cuda requested but no GPU is available; use auto or cpu"
-                )
-            # Deterministic cuBLAS needs this before the first GPU matmul (pretraining included).
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        self.device = config.torch_device()
         sample = torch.zeros(2, *self.input_shape[1:])
         with torch.random.fork_rng(devices=[]):
             model = self._new_model()
@@ -129,92 +117,118 @@ class ProxyEvaluator:
         self._workload = from_module(model, self.input_shape, self.model_name)
         self.macs_per_sample = self._workload.macs
         self.threads = config.resolved_threads(self.macs_per_sample * config.batch_size)
-        self.pretrain_key = stable_hash(
-            {
-                "v": CACHE_VERSION,
-                "model": self.model_name,
-                # parameter names and shapes: a changed architecture never loads a stale checkpoint
-                "architecture": [[k, list(v.shape)] for k, v in model.state_dict().items()],
-                "dataset": config.dataset,
-                "data": self.data.fingerprint(),
-                "recipe": config.pretrain_recipe(),
-            }
+        self.folds: list[Fold] = cv_folds(
+            self.data, config.folds or DATASETS[config.dataset].default_folds
         )
+        architecture = [[k, list(v.shape)] for k, v in model.state_dict().items()]
+        data_print = self.data.fingerprint()
+        self._pretrain_keys = [
+            stable_hash(
+                {
+                    "v": CACHE_VERSION,
+                    "model": self.model_name,
+                    # parameter names and shapes: a changed architecture never loads a stale checkpoint
+                    "architecture": architecture,
+                    "dataset": config.dataset,
+                    "data": data_print,
+                    "fold": fold.name,
+                    "recipe": config.pretrain_recipe(),
+                }
+            )
+            for fold in self.folds
+        ]
+        self.pretrain_key: str = self._pretrain_keys[0]
+        """Fold 0's checkpoint key (the data set's own split), also a salt for other caches."""
         self.cache = ResultCache(
             cache_url or f"sqlite:///{(self.cache_dir / 'proxy_cache.db').resolve()}"
         )
         self.training_runs = 0
         """How many pretrains and fine-tunes this evaluator ran (a cache hit runs none)."""
-        self._checkpoint: dict | None = None
-        self._on_device: dict[str, torch.Tensor] | None = None
+        self._checkpoints: dict[int, dict] = {}
+        self._on_device: dict[int, dict[str, torch.Tensor]] = {}
 
     # ----------------------------------------------------------------------------- FP32 model
     def _new_model(self) -> nn.Module:
         torch.manual_seed(self.config.seed)
         return build_model(self.model_name, self.data.num_classes, self.data.input_shape[1])
 
+    def _checkpoint_path(self, fold: int) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model_name)
+        key = self._pretrain_keys[fold]
+        return self.cache_dir / f"fp32-{slug}-{self.config.dataset}-{key[:16]}.pt"
+
     @property
     def checkpoint_path(self) -> Path:
-        """The FP32 checkpoint file, named by model, data set and the pretrain key."""
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model_name)
-        return self.cache_dir / f"fp32-{slug}-{self.config.dataset}-{self.pretrain_key[:16]}.pt"
+        """Fold 0's FP32 checkpoint file, named by model, data set and the pretrain key."""
+        return self._checkpoint_path(0)
 
-    def _tensors(self) -> dict[str, torch.Tensor]:
-        if self._on_device is None:
-            d = self.data
-            self._on_device = {
-                k: getattr(d, k).to(self.device) for k in ("train_x", "train_y", "val_x", "val_y")
-            }
-        return self._on_device
+    def _tensors(self, fold: int) -> dict[str, torch.Tensor]:
+        """Fold ``fold``'s data on the device, with the FP32 teacher's logits on its training set."""
+        if fold not in self._on_device:
+            f = self.folds[fold]
+            t = {k: getattr(f, k).to(self.device) for k in ("train_x", "train_y", "val_x", "val_y")}
+            teacher = self.fp32_model(fold).to(self.device)
+            with torch_settings(self.threads):
+                t["teacher"] = logits(teacher, t["train_x"])
+            self._on_device[fold] = t
+        return self._on_device[fold]
 
-    def _ensure_pretrained(self) -> dict:
-        if self._checkpoint is None:
-            ckpt = load_checkpoint(self.checkpoint_path)
-            if ckpt is None or ckpt.get("key") != self.pretrain_key:
-                ckpt = self._pretrain()
-                save_checkpoint(self.checkpoint_path, ckpt)
-            self._checkpoint = ckpt
-        return self._checkpoint
+    def _ensure_pretrained(self, fold: int = 0) -> dict:
+        if fold not in self._checkpoints:
+            path, key = self._checkpoint_path(fold), self._pretrain_keys[fold]
+            ckpt = load_checkpoint(path)
+            if ckpt is None or ckpt.get("key") != key:
+                ckpt = self._pretrain(fold)
+                save_checkpoint(path, ckpt)
+            self._checkpoints[fold] = ckpt
+        return self._checkpoints[fold]
 
-    def _pretrain(self) -> dict:
-        cfg, t = self.config, self._tensors()
-        steps_per_epoch = max(1, len(t["train_y"]) // min(cfg.batch_size, len(t["train_y"])))
+    def _pretrain(self, fold: int) -> dict:
+        cfg, f = self.config, self.folds[fold]
+        train_x, train_y = f.train_x.to(self.device), f.train_y.to(self.device)
+        steps_per_epoch = max(1, len(train_y) // min(cfg.batch_size, len(train_y)))
         with torch_settings(self.threads):
             model = self._new_model().to(self.device)
             train(
                 model,
-                t["train_x"],
-                t["train_y"],
+                train_x,
+                train_y,
                 steps=cfg.pretrain_epochs * steps_per_epoch,
                 lr=cfg.pretrain_lr,
                 batch_size=cfg.batch_size,
                 seed=cfg.seed,
                 num_classes=self.data.num_classes,
                 weight_decay=cfg.weight_decay,
-                phase="pretrain",
+                phase="pretrain" if len(self.folds) == 1 else f"pretrain fold {fold}",
                 progress=self.progress,
             )
-            val = accuracy(model, t["val_x"], t["val_y"])
+            hits = correct(model, f.val_x.to(self.device), f.val_y.to(self.device))
         self.training_runs += 1
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         return {
-            "key": self.pretrain_key,
+            "key": self._pretrain_keys[fold],
             "state_dict": state,
-            "val_accuracy": val,
+            "val_accuracy": hits / max(len(f.val_y), 1),
+            "val_correct": hits,
             "model": self.model_name,
         }
 
-    def fp32_model(self) -> nn.Module:
-        """The pretrained FP32 model (pretrains once and caches on disk), on the CPU."""
+    def fp32_model(self, fold: int = 0) -> nn.Module:
+        """A pretrained FP32 model (pretrains once and caches on disk), on the CPU.
+
+        Fold 0's (the default) trained on the data set's own training split (``self.data``).
+        """
         with torch.random.fork_rng(devices=[]):
             model = self._new_model()
-        model.load_state_dict(self._ensure_pretrained()["state_dict"])
+        model.load_state_dict(self._ensure_pretrained(fold)["state_dict"])
         return model.eval()
 
     @property
     def baseline_accuracy(self) -> float:
-        """FP32 validation accuracy, a fraction in [0, 1] (pretrains once, cached on disk)."""
-        return float(self._ensure_pretrained()["val_accuracy"])
+        """FP32 validation accuracy pooled over the folds, a fraction in [0, 1] (cached on disk)."""
+        ckpts = [self._ensure_pretrained(k) for k in range(len(self.folds))]
+        hits = sum(round(c["val_accuracy"] * len(f.val_y)) for c, f in zip(ckpts, self.folds))
+        return hits / sum(len(f.val_y) for f in self.folds)
 
     def workload(self) -> Workload:
         """The model's layer shapes for the PPA model, under the same layer names as the plans.
@@ -224,31 +238,55 @@ class ProxyEvaluator:
         return self._workload
 
     # ------------------------------------------------------------------------------ evaluation
-    def key(self, plan: QuantPlan) -> str:
-        """The cache key of ``plan``: its per-layer quantizers, the checkpoint and the fine-tune recipe.
+    def steps(self, plan: QuantPlan, fidelity: str = "brief") -> int:
+        """Fine-tune steps (per fold) for ``plan`` at ``fidelity``: scaled by its distance from FP32.
 
-        Plans that give every layer the same quantizers (``int8`` at 4 bits and ``int4``) share a key.
+        ``brief``: ``finetune_steps x (1 + step_scale x d)``; ``high``: ``high_fidelity_factor``
+        times that. ``d`` is :func:`coexplore.accuracy.budget.fp32_distance` of the plan's bits.
         """
-        return self.variant_key({"layers": [s.canonical() for s in plan.layer_specs(self.layer_names)]})
+        weights, acts = plan.resolve(self.layer_names)
+        return self._steps(fidelity, fp32_distance(weights, acts))
 
-    def variant_key(self, choices: dict) -> str:
+    def _steps(self, fidelity: str, distance: float) -> int:
+        if fidelity not in FIDELITIES:
+            raise ValueError(f"fidelity: unknown {fidelity!r}; allowed: {', '.join(FIDELITIES)}")
+        cfg = self.config
+        base = cfg.finetune_steps * (cfg.high_fidelity_factor if fidelity == "high" else 1)
+        return finetune_steps(base, cfg.step_scale, distance)
+
+    def key(self, plan: QuantPlan, fidelity: str = "brief") -> str:
+        """The cache key of ``plan`` at ``fidelity``: its per-layer quantizers, the checkpoints and
+        the fine-tune recipe with the plan's step budget.
+
+        Plans that give every layer the same quantizers (``int8`` at 4 bits and ``int4``) share a
+        key; a brief and a high-fidelity result never do (their step budgets differ).
+        """
+        layers = [s.canonical() for s in plan.layer_specs(self.layer_names)]
+        return self.variant_key({"layers": layers}, self.steps(plan, fidelity))
+
+    def variant_key(self, choices: dict, steps: int | None = None) -> str:
         """The cache key of a model-side variant described by ``choices`` (JSON-able): the choices,
-        the checkpoint, the fine-tune recipe and the cache version; nothing else."""
+        the checkpoints, the fine-tune recipe (with ``steps``, default the brief budget at no
+        distance) and the cache version; nothing else."""
+        recipe = {**self.config.finetune_recipe(), "steps": steps or self._steps("brief", 0.0)}
         return stable_hash(
-            {
-                "v": CACHE_VERSION,
-                "checkpoint": self.pretrain_key,
-                **choices,
-                "recipe": self.config.finetune_recipe(),
-            }
+            {"v": CACHE_VERSION, "checkpoints": self._pretrain_keys, **choices, "recipe": recipe}
         )
 
-    def evaluate(self, plan: QuantPlan) -> ProxyResult:
-        """Validation accuracy of ``plan`` after the brief fine-tune, from the cache when stored.
+    def evaluate(self, plan: QuantPlan, fidelity: str = "brief") -> ProxyResult:
+        """Validation accuracy of ``plan`` after a fine-tune, from the cache when stored.
+
+        Args:
+            plan: the quantization plan.
+            fidelity: ``"brief"`` (the search's proxy) or ``"high"`` (``high_fidelity_factor``
+                times the steps, to re-check a Pareto front); cached under separate keys.
 
         Raises:
             QuantPlanError: the plan names unknown layers or bits a scheme cannot take.
             ProxyError: fine-tuning diverged (NaN/inf or exploding loss); the message says where.
+
+        Example:
+            >>> ev.evaluate(QuantPlan(pe_type="int4"), fidelity="high").accuracy  # doctest: +SKIP
         """
         weights, acts = plan.resolve(self.layer_names)
         detail = {"plan": plan.key(), "model": self.model_name, "dataset": self.config.dataset,
@@ -259,10 +297,18 @@ class ProxyEvaluator:
             calibrate_quantizers(model.to(calibration.device), calibration)
             return model
 
-        return self._evaluate(self.key(plan), build, detail)
+        steps = self.steps(plan, fidelity)
+        return self._evaluate(self.key(plan, fidelity), build, detail, fidelity, steps)
 
-    def evaluate_variant(self, choices: dict, build: VariantBuilder, detail: dict | None = None) -> ProxyResult:
-        """Accuracy of a model-side variant of the FP32 model after the same brief fine-tune as plans.
+    def evaluate_variant(
+        self,
+        choices: dict,
+        build: VariantBuilder,
+        detail: dict | None = None,
+        fidelity: str = "brief",
+        distance: float = 0.0,
+    ) -> ProxyResult:
+        """Accuracy of a model-side variant of the FP32 model after the same fine-tune as plans.
 
         The one path for every model-side choice other than a plain quantization plan (ENOS
         operator assignments, later pruned or searched architectures): one recipe, one cache,
@@ -272,15 +318,23 @@ class ProxyEvaluator:
             choices: everything the variant's accuracy depends on (JSON-able); the cache key is
                 built from it with :meth:`variant_key`.
             build: ``build(fp32_model, calibration_batch) -> model``: the variant, ready to
-                fine-tune (quantizers calibrated), on the calibration batch's device.
+                fine-tune (quantizers calibrated), on the calibration batch's device. Called once
+                per fold.
             detail: stored beside the cached result, for review.
+            fidelity: ``"brief"`` or ``"high"``, as for :meth:`evaluate`.
+            distance: the variant's distance from FP32 in [0, 1], which scales its step budget
+                (:func:`coexplore.accuracy.budget.fp32_distance`); 0: the base budget.
 
         Example:
             >>> ev.evaluate_variant({"kind": "enos", "layers": [...]}, build)  # doctest: +SKIP
         """
-        return self._evaluate(self.variant_key(choices), build, {**(detail or {}), "choices": choices})
+        steps = self._steps(fidelity, distance)
+        key = self.variant_key(choices, steps)
+        return self._evaluate(key, build, {**(detail or {}), "choices": choices}, fidelity, steps)
 
-    def _evaluate(self, key: str, build: VariantBuilder, detail: dict) -> ProxyResult:
+    def _evaluate(
+        self, key: str, build: VariantBuilder, detail: dict, fidelity: str, steps: int
+    ) -> ProxyResult:
         start = time.perf_counter()
         hit = self.cache.get(key)
         if hit is not None:
@@ -291,24 +345,35 @@ class ProxyEvaluator:
                 time.perf_counter() - start,
                 True,
                 key,
+                fidelity,
+                steps,
             )
         baseline = self.baseline_accuracy
-        acc = self._finetune(build)
+        hits = sum(self._finetune(build, fold, steps) for fold in range(len(self.folds)))
+        acc = hits / sum(len(f.val_y) for f in self.folds)
         seconds = time.perf_counter() - start
-        self.cache.put(key, acc, baseline, seconds, {**detail, "recipe": self.config.finetune_recipe()})
-        return ProxyResult(acc, baseline, baseline - acc, seconds, False, key)
+        recipe = {**self.config.finetune_recipe(), "steps": steps, "folds": len(self.folds)}
+        self.cache.put(
+            key, acc, baseline, seconds, {**detail, "fidelity": fidelity, "recipe": recipe}
+        )
+        return ProxyResult(acc, baseline, baseline - acc, seconds, False, key, fidelity, steps)
 
-    def _finetune(self, build: VariantBuilder) -> float:
-        cfg, t = self.config, self._tensors()
+    def _finetune(self, build: VariantBuilder, fold: int, steps: int) -> int:
+        """Correctly classified validation images of ``fold`` after fine-tuning ``build``'s model.
+
+        Distils from the fold's FP32 model (its logits on the training set, computed once) and
+        re-estimates BatchNorm statistics afterwards, as the recipe says.
+        """
+        cfg, t = self.config, self._tensors(fold)
         with torch_settings(self.threads):
-            model = build(self.fp32_model().to(self.device), t["train_x"][: max(cfg.batch_size, 256)])
-            model = model.to(self.device)
+            calibration = t["train_x"][: max(cfg.batch_size, 256)]
+            model = build(self.fp32_model(fold).to(self.device), calibration).to(self.device)
             torch.manual_seed(cfg.seed)
             train(
                 model,
                 t["train_x"],
                 t["train_y"],
-                steps=cfg.finetune_steps,
+                steps=steps,
                 lr=cfg.lr,
                 batch_size=cfg.batch_size,
                 seed=cfg.seed + 1,
@@ -316,12 +381,17 @@ class ProxyEvaluator:
                 weight_decay=cfg.weight_decay,
                 quant_lr=cfg.lr * cfg.quantizer_lr_scale,
                 regularization_weight=cfg.distribution_loss_weight,
-                phase="fine-tune",
+                teacher_logits=t["teacher"],
+                distill_weight=cfg.distill_weight,
+                temperature=cfg.distill_temperature,
+                phase="fine-tune" if len(self.folds) == 1 else f"fine-tune fold {fold}",
                 progress=self.progress,
             )
-            acc = accuracy(model, t["val_x"], t["val_y"])
+            if cfg.bn_reestimate:
+                reestimate_batchnorm(model, t["train_x"])
+            hits = correct(model, t["val_x"], t["val_y"])
         self.training_runs += 1
-        return acc
+        return hits
 
     def close(self) -> None:
         """Release the result cache's database connections."""

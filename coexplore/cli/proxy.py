@@ -167,14 +167,24 @@ def evaluate(
     cache_url: Annotated[
         str | None, typer.Option("--cache-url", help="SQLAlchemy URL of the result cache.")
     ] = None,
+    fidelity: Annotated[
+        str,
+        typer.Option(
+            "--fidelity",
+            help="brief (the search's proxy) or high (10x the steps, cached apart: a re-check).",
+        ),
+    ] = "brief",
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
-    """Quantize the model by a plan, fine-tune briefly, print accuracy, baseline, drop and time."""
+    """Quantize the model by a plan, fine-tune (briefly, or at high fidelity), print accuracy,
+    baseline, drop and time."""
     from coexplore.accuracy import ProxyConfig, ProxyError
     from coexplore.quant import QuantPlan, QuantPlanError
 
     if fmt not in ("table", "json"):
         _fail("--format", f"must be table or json, got {fmt!r}")
+    if fidelity not in ("brief", "high"):
+        _fail("--fidelity", f"must be brief or high, got {fidelity!r}")
     if pe_type not in PE_TYPES:
         _fail("--pe-type", f"unknown {pe_type!r}; allowed: {', '.join(PE_TYPES)}")
     try:
@@ -219,7 +229,7 @@ def evaluate(
 
         ev = _open_evaluator(config, cache_dir, cache_url, progress)
         try:
-            result = ev.evaluate(plan)
+            result = ev.evaluate(plan, fidelity=fidelity)
         except QuantPlanError as exc:
             text = str(exc)
             option = (
@@ -238,7 +248,10 @@ def evaluate(
         del payload["key"]  # the cache key is internal
         typer.echo(json.dumps(payload))
         return
-    table = Table(title=f"proxy: {ev.model_name} on {dataset}, {pe_type}")
+    table = Table(
+        title=f"proxy: {ev.model_name} on {dataset}, {pe_type}, {fidelity} fidelity "
+        f"({result.steps} steps x {len(ev.folds)} fold(s))"
+    )
     for col in ("accuracy", "baseline", "drop", "seconds", "cache hit"):
         table.add_column(col, justify="right")
     table.add_row(

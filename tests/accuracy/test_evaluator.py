@@ -173,3 +173,61 @@ def test_cifar10_resnet20_runs_end_to_end_on_small_batch_files(tmp_path: Path) -
     assert ev.model_name == "resnet20" and ev.input_shape == (1, 3, 32, 32)
     r = ev.evaluate(QuantPlan(pe_type="lightpe2", pin_first_last=8))
     assert 0 <= r.accuracy <= 1 and not r.cache_hit
+
+
+def test_high_fidelity_runs_the_stated_factor_of_steps_and_is_cached_apart(
+    evaluator: ProxyEvaluator,
+) -> None:
+    plan = QuantPlan(pe_type="int8")
+    brief = evaluator.evaluate(plan)
+    high = evaluator.evaluate(plan, fidelity="high")
+    assert (brief.fidelity, high.fidelity) == ("brief", "high")
+    assert high.steps == brief.steps * evaluator.config.high_fidelity_factor
+    assert high.key != brief.key and not high.cache_hit
+    again = evaluator.evaluate(plan, fidelity="high")
+    assert again.cache_hit and again.accuracy == high.accuracy
+    assert evaluator.evaluate(plan).accuracy == brief.accuracy
+
+
+def test_unknown_fidelity_is_an_error_naming_the_allowed_ones(evaluator: ProxyEvaluator) -> None:
+    with pytest.raises(ValueError, match="brief, high"):
+        evaluator.evaluate(QuantPlan(pe_type="int8"), fidelity="medium")
+
+
+def test_plans_further_from_fp32_get_more_fine_tune_steps() -> None:
+    ev = ProxyEvaluator.__new__(ProxyEvaluator)  # steps() needs only the config and layer names
+    ev.config = ProxyConfig(finetune_steps=100, step_scale=2.0)
+    ev.layer_names = ["a", "b", "c", "d"]
+    int8 = ev.steps(QuantPlan(pe_type="int8"))
+    int4 = ev.steps(QuantPlan(pe_type="int4"))
+    binary = ev.steps(QuantPlan(pe_type="binary"))
+    assert (int8, binary) == (100, 300) and int8 < int4 < binary
+    assert ev.steps(QuantPlan(pe_type="binary"), fidelity="high") == 10 * binary
+
+
+def test_accuracy_and_baseline_are_pooled_over_every_folds_validation_images(
+    evaluator: ProxyEvaluator,
+) -> None:
+    n_val = sum(len(f.val_y) for f in evaluator.folds)
+    assert len(evaluator.folds) == 4 and n_val == len(evaluator.data.train_y) + len(evaluator.data.val_y)
+    r = evaluator.evaluate(QuantPlan(pe_type="lightpe2"))
+    assert round(r.accuracy * n_val, 6) == round(r.accuracy * n_val)
+    assert round(r.baseline_accuracy * n_val, 6) == round(r.baseline_accuracy * n_val)
+
+
+def test_a_variant_goes_through_the_same_recipe_and_cache(evaluator: ProxyEvaluator) -> None:
+    from coexplore.quant import calibrate_quantizers, quantize_model
+
+    plan = QuantPlan(pe_type="int4", weight_bits=3)
+    calls = []
+
+    def build(fp32: torch.nn.Module, calibration: torch.Tensor) -> torch.nn.Module:
+        calls.append(len(calibration))
+        model = quantize_model(fp32, plan, inplace=True, layer_names=evaluator.layer_names)
+        calibrate_quantizers(model, calibration)
+        return model
+
+    first = evaluator.evaluate_variant({"kind": "test", "plan": plan.key()}, build)
+    again = evaluator.evaluate_variant({"kind": "test", "plan": plan.key()}, build)
+    assert len(calls) == len(evaluator.folds) and again.cache_hit
+    assert first.accuracy == again.accuracy
