@@ -102,3 +102,32 @@ def test_an_unreadable_tech_file_exits_2_naming_it(hw, workload, tmp_path):
     bad.write_text("just: text\n")
     res = _run("--hw", str(hw), "--workload", str(workload), "--tech", str(bad))
     assert res.exit_code == 2 and "tech.yaml" in res.stderr and "fits" in res.stderr
+
+
+def test_tech_given_twice_stacks_a_peers_costs_over_the_full_table(hw, workload):
+    from importlib import resources
+    from pathlib import Path
+
+    shipped = str(resources.files("coexplore.data").joinpath("tech_45nm.yaml"))
+    zigzag = str(Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "zigzag_tpu_like_costs.yaml")
+    res = _run("--hw", str(hw), "--workload", str(workload), "--format", "json", "--tech", shipped, "--tech", zigzag)
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["energy_breakdown_j"]["noc"] == 0.0 and out["energy_breakdown_j"]["leakage"] == 0.0
+    assert "fit dram_energy_pj_per_bit" in res.stderr
+
+
+def test_a_full_table_after_measured_points_exits_2_saying_it_must_come_first(hw, workload, tmp_path):
+    from importlib import resources
+
+    pts = tmp_path / "pts.yaml"
+    pts.write_text("fits:\n  - {quantity: dram_energy_pj_per_bit, degree: 0, x: [0], y: [11.0]}\n")
+    shipped = str(resources.files("coexplore.data").joinpath("tech_45nm.yaml"))
+    res = _run("--hw", str(hw), "--workload", str(workload), "--tech", str(pts), "--tech", shipped)
+    assert res.exit_code == 2 and "must come first" in res.stderr
+
+
+def test_per_layer_output_names_the_chosen_mapping(hw, workload):
+    res = _run("--hw", str(hw), "--workload", str(workload), "--format", "json", "--per-layer",
+               "--criterion", "latency")
+    assert all("mapping" in layer for layer in json.loads(res.stdout)["layers"])
