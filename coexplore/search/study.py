@@ -8,6 +8,7 @@ left blocking the name.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import optuna
@@ -45,7 +46,9 @@ def _search_part(config: dict[str, Any]) -> dict[str, Any]:
 
 def set_study_attrs(study: optuna.Study, cfg: StudyConfig) -> None:
     """Store the resolved config and the contract's study attributes; name the objectives."""
-    study.set_metric_names(cfg.objectives.names)
+    with warnings.catch_warnings():  # experimental since Optuna 3.2, unchanged since
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(cfg.objectives.names)
     study.set_user_attr("objectives", [{"name": o.metric, "direction": o.direction} for o in cfg.objectives.objectives])
     study.set_user_attr("reference_point", cfg.objectives.reference)
     study.set_user_attr("constraints", [str(c) for c in cfg.objectives.parsed_constraints()])

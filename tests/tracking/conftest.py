@@ -1,8 +1,9 @@
-"""Fixtures: real Optuna studies whose trials carry the driver's user_attrs contract, and a tracking store.
+"""Fixtures: real Optuna studies whose trials carry real trial records, and a tracking store.
 
 The objective is a small closed-form stand-in for the PPA model and proxy (the driver is not what
-these tests exercise): it records on each trial exactly what ``coexplore.search.observer`` says the
-driver records, including infeasible designs, failed trials and per-layer rows.
+these tests exercise), but each trial's record is built and written by the real
+:func:`coexplore.search.evaluate.build_record` and :func:`coexplore.record.write_record`, including
+infeasible designs, failed trials and per-layer rows.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import pytest
 
-from coexplore.search.observer import StudyObserver
+from coexplore.record import write_record
+from coexplore.search.evaluate import build_record
+from coexplore.search.objectives import ObjectivesConfig
+from coexplore.search.observers import StudyObserver
 
 OBJECTIVES = [
     {"name": "accuracy", "direction": "maximize"},
@@ -27,6 +32,10 @@ REFERENCE_POINT = [0.0, 1e-2, 10.0]
 LAYERS = ["conv1", "layer1.conv", "layer2.conv", "fc"]
 PE_BITS = {"int16": 16, "int8": 8, "int4": 4, "binary": 1}
 AREA_LIMIT_MM2 = 6.0
+OBJECTIVES_CONFIG = ObjectivesConfig(
+    objectives=[o["name"] for o in OBJECTIVES], constraints=[f"area_mm2 <= {AREA_LIMIT_MM2:g}"],
+    reference_point={o["name"]: r for o, r in zip(OBJECTIVES, REFERENCE_POINT)},
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -53,20 +62,14 @@ def _objective(trial: optuna.Trial) -> tuple[float, float, float]:
         energy += e_mac + e_glb + e_dram
     accuracy = 0.9 - 0.25 / bits - 1e-4 * glb ** 0.1
     feasible = rows * cols * bits <= 8192
-    metrics = {"accuracy": accuracy, "energy_j": energy, "area_mm2": area, "latency_ms": 1e3 / (rows * cols),
-               **{f"area_{k}_mm2": v for k, v in pe_area.items()}}
-    trial.set_user_attr("metrics", metrics)
-    trial.set_user_attr("pe_type", pe)
-    trial.set_user_attr("feasible", feasible)
-    trial.set_user_attr("infeasible_reason", "" if feasible else "minimal tile does not fit the filter spad")
-    trial.set_user_attr("per_layer", per_layer)
-    trial.set_user_attr("proxy_cache_hit", trial.number % 3 == 0)
-    trial.set_user_attr("constraint_values", [area - AREA_LIMIT_MM2])
-    return accuracy, energy, area
-
-
-def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    return trial.user_attrs.get("constraint_values", [1.0])
+    raw = {"accuracy": accuracy, "baseline_accuracy": 0.9, "energy_j": energy, "area_mm2": area,
+           "latency_s": 1.0 / (rows * cols), "macs": 1e7, "cycles": 1e7 / (rows * cols)}
+    record = build_record(raw, OBJECTIVES_CONFIG, reason="" if feasible else "minimal tile does not fit the filter spad",
+                          extra_metrics={f"area_{k}_mm2": v for k, v in pe_area.items()}, pe_type=pe,
+                          effective={"pe_type": pe, "pe_rows": rows, "pe_cols": cols, "glb_kib": glb},
+                          per_layer=per_layer, proxy_cache_hit=trial.number % 3 == 0)
+    write_record(trial, record)
+    return tuple(record.values)
 
 
 def new_study(storage: str, name: str, seed: int = 0) -> optuna.Study:
@@ -76,8 +79,11 @@ def new_study(storage: str, name: str, seed: int = 0) -> optuna.Study:
             conn.execute("PRAGMA journal_mode=WAL")
     study = optuna.create_study(
         study_name=name, storage=storage, directions=[o["direction"] for o in OBJECTIVES], load_if_exists=True,
-        sampler=optuna.samplers.NSGAIISampler(seed=seed, population_size=8, constraints_func=_constraints),
+        sampler=optuna.samplers.NSGAIISampler(seed=seed, population_size=8),
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([o["name"] for o in OBJECTIVES])
     study.set_user_attr("objectives", OBJECTIVES)
     study.set_user_attr("reference_point", REFERENCE_POINT)
     study.set_user_attr("constraints", [f"area_mm2 <= {AREA_LIMIT_MM2}"])

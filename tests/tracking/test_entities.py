@@ -1,4 +1,4 @@
-"""What a trial's run holds: the mapping from the driver's user_attrs contract to MLflow entities."""
+"""What a trial's run holds: the mapping from the trial record to MLflow entities."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import csv
 
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
+
+from coexplore.record import ERROR_ATTR, TrialRecord, frozen_trial
 
 from coexplore.tracking.entities import (
     constraint_key,
@@ -19,15 +21,23 @@ from coexplore.tracking.entities import (
 OBJ = ["accuracy", "energy_mj"]
 
 
-def _trial(state=TrialState.COMPLETE, **attrs):
-    t = create_trial(
-        state=state, values=[0.9, 2.0] if state == TrialState.COMPLETE else None,
-        params={"pe_type": "int8", "pe_rows": 8},
-        distributions={"pe_type": CategoricalDistribution(["int8", "int4"]), "pe_rows": IntDistribution(4, 16)},
-        user_attrs={"metrics": {"accuracy": 0.9, "energy_mj": 2.0, "area_breakdown_mm2": {"glb": 0.5, "pe_array": 1.0}},
-                    "pe_type": "int8", "feasible": True, "proxy_cache_hit": False, **attrs},
-        system_attrs={"constraints:area_mm2 <= 2": -0.5},
-    )
+DISTS = {"pe_type": CategoricalDistribution(["int8", "int4"]), "pe_rows": IntDistribution(4, 16)}
+
+
+def _record(**fields) -> TrialRecord:
+    base = {"values": [0.9, 2.0], "metrics": {"accuracy": 0.9, "energy_mj": 2.0, "area_glb_mm2": 0.5,
+                                              "area_pe_array_mm2": 1.0},
+            "constraints": {"feasible": 0.0, "area_mm2 <= 2": -0.5}, "pe_type": "int8", "proxy_cache_hit": False,
+            "effective": {"pe_type": "int8", "pe_rows": 8, "act_bits": [4, 4, 4], "weight_bits": [8, 4, 8]}}
+    return TrialRecord(**{**base, **fields})
+
+
+def _trial(state=TrialState.COMPLETE, error: str | None = None, **fields):
+    params = {"pe_type": "int8", "pe_rows": 8}
+    if state == TrialState.COMPLETE:
+        t = frozen_trial(_record(**fields), params, DISTS)
+    else:
+        t = create_trial(state=state, params=params, distributions=DISTS, user_attrs={ERROR_ATTR: error})
     t.number = 7
     return t
 
@@ -50,15 +60,21 @@ def test_metrics_hold_objectives_contract_metrics_area_components_and_constraint
     assert m["feasible"] == 1.0 and m["proxy_cache_hit"] == 0.0
 
 
-def test_params_are_text_and_mask_passwords():
-    t = _trial()
-    t.params["storage"] = "postgresql://u:pw@h/db"
-    assert trial_params(t) == {"pe_type": "int8", "pe_rows": "8", "storage": "postgresql://u:***@h/db"}
+def test_params_are_the_evaluated_design_as_text_with_passwords_masked():
+    t = _trial(effective={"pe_type": "int4", "pe_rows": 8, "act_bits": [4, 4], "weight_bits": [8, 4],
+                          "storage": "postgresql://u:pw@h/db"})
+    assert trial_params(t) == {"pe_type": "int4", "pe_rows": "8", "act_bits": "4", "weight_bits": "[8, 4]",
+                               "storage": "postgresql://u:***@h/db"}
+
+
+def test_params_fall_back_to_the_samples_without_a_record():
+    t = _trial(TrialState.FAIL, error="boom")
+    assert trial_params(t) == {"pe_type": "int8", "pe_rows": "8"}
 
 
 def test_failed_trial_tags_carry_the_masked_error():
     tags = trial_tags(_trial(TrialState.FAIL, error="OperationalError: postgresql://u:pw@h/db refused"),
-                      study_name="s", parent_run_id="p", on_pareto=False, logger="h:1", logged_at=5)
+                      study_name="s", parent_run_id="p", on_pareto=False)
     assert tags["state"] == "FAIL" and tags["on_pareto"] == "false" and tags["trial_number"] == "7"
     assert tags["fail_reason"] == "OperationalError: postgresql://u:***@h/db refused"
     assert tags["mlflow.parentRunId"] == "p" and tags["pe_type"] == "int8"

@@ -8,7 +8,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from coexplore.search.pareto import pareto_trials, study_directions
+from coexplore.record import read_record
+from coexplore.record.front import pareto_trials, study_directions
 from coexplore.tracking import export_trials, trials_frame
 from tests.tracking.conftest import driven_study, new_study
 
@@ -32,7 +33,7 @@ def test_rows_hold_params_metrics_and_objective_values(study):
             assert row[f"params_{k}"] == v
         if t.values is not None:
             assert row["values_accuracy"] == t.values[0]
-            for k, v in t.user_attrs["metrics"].items():
+            for k, v in read_record(t).metrics.items():
                 assert row[f"metrics_{k}"] == pytest.approx(v)
 
 

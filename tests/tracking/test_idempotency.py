@@ -1,18 +1,19 @@
-"""Exactly one run per trial whatever the order of processes: resume, repeat, race, crash."""
+"""Exactly one run per trial whatever the order of processes: resume, repeat, race, crash.
+
+The canonical run of each trial is the one claimed in the Optuna storage (see
+``coexplore.tracking.runs``); no process ids or host names are involved.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 
 from mlflow import MlflowClient
 
-from coexplore.search.pareto import pareto_trials, study_directions
+from coexplore.record.front import pareto_trials, study_directions
 from coexplore.tracking import MlflowObserver, report_study
-from coexplore.tracking.entities import TAG_LOGGED_AT, TAG_LOGGER
 from coexplore.tracking.report import open_client
-from coexplore.tracking.runs import StudyRuns
+from coexplore.tracking.runs import RUN_CLAIM, StudyRuns
 from tests.tracking.conftest import drive
 
 
@@ -64,49 +65,51 @@ def test_one_parent_run_per_study_across_processes(make_study, tracking_uri):
     drive(study, MlflowObserver(tracking_uri, plots=False), 3)
     drive(study, MlflowObserver(tracking_uri, plots=False), 3)
     report_study(study, tracking_uri, plots=False)
-    runs = StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri)
-    assert len(runs.parent_runs()) == 1
+    runs = StudyRuns(open_client(tracking_uri), study, tracking_uri)
+    parents = runs.search("tags.`coexplore.role` = 'study'")
+    assert [r.info.run_id for r in parents] == [runs.parent_run_id]
 
 
-def writer_b_clock_ms() -> int:
-    import time
+def test_every_finished_trial_has_its_run_claimed_in_the_study_storage(make_study, tracking_uri):
+    study = make_study()
+    drive(study, MlflowObserver(tracking_uri, plots=False), 4)
+    claims = {int(k[len(RUN_CLAIM):]): v for k, v in study.user_attrs.items() if k.startswith(RUN_CLAIM)}
+    live = {int(r.data.tags["trial_number"]): r.info.run_id for r in _trial_runs(tracking_uri, study.study_name)}
+    assert claims == live and set(claims) == _finished(study)
 
-    return int(time.time() * 1000) - 1
 
-
-def test_a_racing_duplicate_removes_itself(make_study, tracking_uri):
+def test_a_writer_that_loses_the_claim_deletes_its_own_run(make_study, tracking_uri):
     study = make_study()
     drive(study, MlflowObserver(tracking_uri, plots=False), 3)
-    trial = study.trials[0]
-    writer_b = StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri)
-    # writer B did its "already logged?" check before A's run existed, so it logs the trial again
-    run_id, created = writer_b.log_trial(trial, ["accuracy", "energy_j", "area_mm2"], False, existing=[])
-    assert created
-    survivors = [r for r in _trial_runs(tracking_uri, study.study_name) if r.data.tags["trial_number"] == "0"]
-    assert [r.info.run_id for r in survivors] == [run_id]
-    assert int(survivors[0].data.tags[TAG_LOGGED_AT]) < writer_b_clock_ms(), "the earlier run survives"
+    claimed = study.user_attrs[f"{RUN_CLAIM}0"]
+    writer_b = StudyRuns(open_client(tracking_uri), study, tracking_uri)  # another machine
+    assert writer_b.log_trial(study.trials[0], ["accuracy", "energy_j", "area_mm2"], False) == (claimed, False)
+    # a writer that wrote before it saw the claim: its run goes, the claimed one stays
+    late = writer_b._write_trial(study.trials[0], ["accuracy", "energy_j", "area_mm2"], False)
+    assert writer_b._claim(f"{RUN_CLAIM}0", late) == claimed
+    survivors = [r.info.run_id for r in _trial_runs(tracking_uri, study.study_name) if r.data.tags["trial_number"] == "0"]
+    assert survivors == [claimed]
 
 
 def test_finished_duplicates_left_by_a_race_are_removed_by_report(make_study, tracking_uri):
     study = make_study()
     drive(study, MlflowObserver(tracking_uri, plots=False), 3)
-    writer = StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri)
+    writer = StudyRuns(open_client(tracking_uri), study, tracking_uri)
     writer._write_trial(study.trials[1], ["accuracy", "energy_j", "area_mm2"], False)  # bypasses every check
     assert _counts(tracking_uri, study.study_name)[1] == 2
     rep = report_study(study, tracking_uri, plots=False)
     assert rep.counts.removed == 1
     assert set(_counts(tracking_uri, study.study_name).values()) == {1}
+    assert {r.info.run_id for r in _trial_runs(tracking_uri, study.study_name)
+            if r.data.tags["trial_number"] == "1"} == {study.user_attrs[f"{RUN_CLAIM}1"]}
 
 
-def test_run_left_running_by_a_dead_process_is_replaced(make_study, tracking_uri):
+def test_a_run_left_half_written_by_a_killed_writer_is_replaced(make_study, tracking_uri):
     study = make_study()
     drive(study, None, 2)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     client = open_client(tracking_uri)
-    runs = StudyRuns(client, study.study_name, tracking_uri)
-    half = client.create_run(runs.experiment_id, tags={
-        "coexplore.role": "trial", "trial_number": "0", TAG_LOGGED_AT: "1", TAG_LOGGER:
-        f"{__import__('socket').gethostname()}:{dead.stdout.strip()}"})  # crashed before metrics
+    runs = StudyRuns(client, study, tracking_uri)
+    half = client.create_run(runs.experiment_id, tags={"coexplore.role": "trial", "trial_number": "0"})  # killed
     MlflowObserver(tracking_uri, plots=False).on_study_start(study)
     live = _trial_runs(tracking_uri, study.study_name)
     assert half.info.run_id not in {r.info.run_id for r in live}
@@ -124,28 +127,27 @@ def test_on_pareto_is_exact_after_a_resume(make_study, tracking_uri):
     assert tagged == front
 
 
-def test_two_writers_racing_on_one_trial_leave_one_run(make_study, tracking_uri):
+def test_two_writers_racing_on_one_trial_converge_to_the_claimed_run(make_study, tracking_uri):
     import threading
 
     study = make_study()
     drive(study, None, 1)
-    writers = [StudyRuns(open_client(tracking_uri), study.study_name, tracking_uri) for _ in range(2)]
+    writers = [StudyRuns(open_client(tracking_uri), study, tracking_uri) for _ in range(2)]
     writers[0].parent_run_id  # noqa: B018 - create the parent before the race, as on_study_start does
     barrier = threading.Barrier(2)
-    results = []
 
     def log(w: StudyRuns) -> None:
         barrier.wait()
-        results.append(w.log_trial(study.trials[0], ["accuracy", "energy_j", "area_mm2"], True, existing=[]))
+        w.log_trial(study.trials[0], ["accuracy", "energy_j", "area_mm2"], True)
 
     threads = [threading.Thread(target=log, args=(w,)) for w in writers]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    report_study(study, tracking_uri, plots=False)  # what every study end does
     live = _trial_runs(tracking_uri, study.study_name)
-    assert len(live) == 1
-    assert {run_id for run_id, _ in results} == {live[0].info.run_id}
+    assert [r.info.run_id for r in live] == [study.user_attrs[f"{RUN_CLAIM}0"]]
 
 
 def test_two_workers_interleaving_end_with_exact_tags_and_one_run_each(make_study, tracking_uri):

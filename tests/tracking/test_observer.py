@@ -11,7 +11,8 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from coexplore.search.pareto import pareto_trials, study_directions
+from coexplore.record import read_record
+from coexplore.record.front import is_feasible, pareto_trials, study_directions
 from coexplore.tracking import MlflowObserver
 from tests.tracking.conftest import OBJECTIVES, drive, new_study
 
@@ -61,9 +62,9 @@ def test_child_metrics_equal_trial_values_and_metrics(logged):
         m = runs[t.number].data.metrics
         for obj, v in zip(OBJECTIVES, t.values):
             assert m[obj["name"]] == pytest.approx(v, rel=1e-12)
-        for k, v in t.user_attrs["metrics"].items():
+        for k, v in read_record(t).metrics.items():
             assert m[k] == pytest.approx(v, rel=1e-12)
-        assert m["feasible"] == float(t.user_attrs["feasible"])
+        assert m["feasible"] == float(is_feasible(t))
 
 
 def test_child_params_are_the_trial_params(logged):
@@ -124,7 +125,7 @@ def test_child_run_has_the_per_layer_csv(logged):
     run = _by_number(children)[0]
     path = client.download_artifacts(run.info.run_id, "per_layer.csv")
     rows = list(csv.DictReader(io.StringIO(Path(path).read_text())))
-    expected = study.trials[0].user_attrs["per_layer"]
+    expected = read_record(study.trials[0]).per_layer
     assert [r["name"] for r in rows] == [r["name"] for r in expected]
     assert float(rows[1]["energy_mac_j"]) == pytest.approx(expected[1]["energy_mac_j"])
 
@@ -164,7 +165,7 @@ def test_parent_summary_metrics_count_trials(logged):
     m = client.get_run(observer.parent_run_id).data.metrics
     assert m["n_trials_complete"] == sum(t.state == TrialState.COMPLETE for t in study.trials)
     assert m["n_trials_failed"] == sum(t.state == TrialState.FAIL for t in study.trials)
-    assert m["proxy_evaluations"] == sum(t.state == TrialState.COMPLETE and not t.user_attrs["proxy_cache_hit"]
+    assert m["proxy_evaluations"] == sum(t.state == TrialState.COMPLETE and not read_record(t).proxy_cache_hit
                                          for t in study.trials)
     assert m["best_hypervolume"] > 0
     assert m["n_pareto"] == len(pareto_trials(study.trials, study_directions(study)))
@@ -173,12 +174,6 @@ def test_parent_summary_metrics_count_trials(logged):
 def test_parent_run_is_finished_after_study_end(logged):
     _, observer, client, _ = logged
     assert client.get_run(observer.parent_run_id).info.status == "FINISHED"
-
-
-def test_observer_satisfies_the_driver_contract(tracking_uri):
-    from coexplore.search.observer import StudyObserver
-
-    assert isinstance(MlflowObserver(tracking_uri), StudyObserver)
 
 
 def test_unreachable_tracking_server_turns_tracking_off_fast(make_study):

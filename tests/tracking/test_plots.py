@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from coexplore.search.pareto import is_feasible
+from coexplore.record.front import is_feasible
 from coexplore.tracking.plots import (
     area_breakdown_plot,
     build_plots,
@@ -13,7 +13,6 @@ from coexplore.tracking.plots import (
     hypervolume_plot,
     importance_plot,
     pareto_plot,
-    pe_colour,
     write_plots,
 )
 from coexplore.tracking.summary import StudyView
@@ -34,11 +33,12 @@ def test_pareto_plot_has_one_panel_per_objective_pair(study):
     assert len(plot.html.layout.annotations) == 3  # one titled panel per pair
 
 
-def test_pareto_plot_colours_by_pe_type_and_greys_infeasible(study):
+def test_pareto_plot_gives_each_pe_type_its_own_colour_and_greys_infeasible(study):
     plot = pareto_plot(StudyView.of(study))
     colours = {tr.name: tr.marker.color for tr in plot.html.data if tr.mode == "markers"}
-    for name, colour in colours.items():
-        assert colour == ("#b0b0b0" if name == "infeasible" else pe_colour(name))
+    assert colours.pop("infeasible", "#b0b0b0") == "#b0b0b0"
+    assert len(set(colours.values())) == len(colours), "two PE types share a colour"
+    assert "#b0b0b0" not in colours.values()
 
 
 def test_hypervolume_plot_needs_a_reference_point(study):
