@@ -1,8 +1,9 @@
 """Seconds per accuracy-proxy evaluation on the default model (digits CNN), cold and cached.
 
 Run: ``.venv/bin/python benchmarks/proxy_speed.py [--steps N] [--threads N]``. Prints one row per
-plan (fine-tune seconds, accuracy), the one-off FP32 pretraining time, a cache hit's time and the
-machine's load average, since other jobs on a small machine slow every figure.
+plan (seconds over every cross-validation fold, fine-tune steps per fold, accuracy), the one-off
+FP32 pretraining time (one model per fold), a cache hit's time and the machine's load average,
+since other jobs on a small machine slow every figure.
 """
 
 from __future__ import annotations
@@ -50,23 +51,25 @@ def main() -> None:
         baseline = ev.baseline_accuracy
         pretrain_s = time.perf_counter() - t0
         table = Table(
-            title=f"proxy speed: {ev.model_name} on {config.dataset}, {config.finetune_steps} steps, "
-            f"{ev.threads} thread(s)"
+            title=f"proxy speed: {ev.model_name} on {config.dataset}, {len(ev.folds)} fold(s), "
+            f"{config.finetune_steps} base steps, {ev.threads} thread(s)"
         )
-        for col in ("plan", "seconds", "accuracy", "drop"):
+        for col in ("plan", "seconds", "steps", "accuracy", "drop"):
             table.add_column(col, justify="right" if col != "plan" else "left")
         seconds = []
         for name, plan in PLANS.items():
             r = ev.evaluate(plan)
             seconds.append(r.seconds)
-            table.add_row(name, f"{r.seconds:.2f}", f"{r.accuracy:.4f}", f"{r.drop:+.4f}")
+            table.add_row(
+                name, f"{r.seconds:.2f}", str(r.steps), f"{r.accuracy:.4f}", f"{r.drop:+.4f}"
+            )
         hit = ev.evaluate(PLANS["int8"])
         load_after = os.getloadavg()
     table.add_section()
-    table.add_row("mean per evaluation", f"{statistics.mean(seconds):.2f}", "", "")
-    table.add_row("max per evaluation", f"{max(seconds):.2f}", "", "")
-    table.add_row("FP32 pretrain (once, cached)", f"{pretrain_s:.2f}", f"{baseline:.4f}", "")
-    table.add_row("cache hit", f"{hit.seconds:.4f}", "", "")
+    table.add_row("mean per evaluation", f"{statistics.mean(seconds):.2f}", "", "", "")
+    table.add_row("max per evaluation", f"{max(seconds):.2f}", "", "", "")
+    table.add_row("FP32 pretrain (once, cached)", f"{pretrain_s:.2f}", "", f"{baseline:.4f}", "")
+    table.add_row("cache hit", f"{hit.seconds:.4f}", "", "", "")
     Console().print(table)
     print(
         f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}; cores {os.cpu_count()}"

@@ -23,6 +23,7 @@ from coexplore.accuracy.errors import ProxyError
 from coexplore.accuracy.folds import Fold, cv_folds
 from coexplore.accuracy.evaluator import ProxyEvaluator, ProxyResult, VariantBuilder, torch_settings
 from coexplore.accuracy.models import MODELS, DigitsCNN, ModelError, build_model
+from coexplore.accuracy.recheck import Recheck, RecheckReport, rank_agreement, recheck
 
 __all__ = [
     "DATASETS",
@@ -37,6 +38,8 @@ __all__ = [
     "ProxyError",
     "ProxyEvaluator",
     "ProxyResult",
+    "Recheck",
+    "RecheckReport",
     "ResNet20",
     "ResultCache",
     "VariantBuilder",
@@ -48,6 +51,8 @@ __all__ = [
     "load_cifar10",
     "load_dataset",
     "load_digits",
+    "rank_agreement",
+    "recheck",
     "stable_hash",
     "torch_settings",
 ]

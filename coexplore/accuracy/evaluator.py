@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from coexplore.accuracy.datasets import DATASETS, DatasetError, load_dataset
 from coexplore.accuracy.errors import ProxyError
 from coexplore.accuracy.folds import Fold, cv_folds
 from coexplore.accuracy.models import build_model
+from coexplore.accuracy.recheck import RecheckReport, recheck
 from coexplore.accuracy.training import (
     Progress,
     correct,
@@ -392,6 +393,13 @@ class ProxyEvaluator:
             hits = correct(model, t["val_x"], t["val_y"])
         self.training_runs += 1
         return hits
+
+    def recheck(self, plans: Iterable[QuantPlan]) -> RecheckReport:
+        """Each distinct plan's brief and high-fidelity accuracy and their rank agreement.
+
+        See :func:`coexplore.accuracy.recheck.recheck`.
+        """
+        return recheck(self, plans)
 
     def close(self) -> None:
         """Release the result cache's database connections."""

@@ -36,7 +36,10 @@ def test_json_output_has_the_documented_keys_and_a_second_run_hits_the_cache(
     first = _run(*args, cache=tmp_path)
     assert first.exit_code == 0, first.output
     data = json.loads(first.stdout)
-    assert set(data) == {"accuracy", "baseline_accuracy", "drop", "seconds", "cache_hit"}
+    assert set(data) == {
+        "accuracy", "baseline_accuracy", "drop", "seconds", "cache_hit", "fidelity", "steps"
+    }
+    assert data["fidelity"] == "brief"
     assert 0 <= data["accuracy"] <= 1 and data["cache_hit"] is False
     second = json.loads(_run(*args, cache=tmp_path).stdout)
     assert second["cache_hit"] is True and second["accuracy"] == data["accuracy"]
@@ -58,6 +61,7 @@ def test_json_output_has_the_documented_keys_and_a_second_run_hits_the_cache(
         (("--pe-type", "int8", "--model", "nope"), "--model"),
         (("--pe-type", "int8", "--format", "xml"), "--format"),
         (("--pe-type", "int8", "--device", "tpu"), "--device"),
+        (("--pe-type", "int8", "--fidelity", "medium"), "--fidelity"),
     ],
 )
 def test_bad_input_prints_one_line_naming_the_option_and_exits_2(

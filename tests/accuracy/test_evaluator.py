@@ -231,3 +231,22 @@ def test_a_variant_goes_through_the_same_recipe_and_cache(evaluator: ProxyEvalua
     again = evaluator.evaluate_variant({"kind": "test", "plan": plan.key()}, build)
     assert len(calls) == len(evaluator.folds) and again.cache_hit
     assert first.accuracy == again.accuracy
+
+
+def test_recheck_evaluates_distinct_plans_at_both_fidelities_and_compares_ranks(
+    evaluator: ProxyEvaluator,
+) -> None:
+    plans = [
+        QuantPlan(pe_type="int4"),
+        QuantPlan(pe_type="int8", weight_bits=4, act_bits=4),  # same quantizers as int4
+        QuantPlan(pe_type="binary", pin_first_last=8),
+        QuantPlan(pe_type="int4", weight_bits=2, act_bits=2),
+    ]
+    report = evaluator.recheck(plans)
+    assert len(report.rows) == 3 and report.high_steps_factor == 10
+    assert all(r.high.fidelity == "high" and r.brief.fidelity == "brief" for r in report.rows)
+    assert -1 <= report.kendall_tau_b <= 1 or report.kendall_tau_b != report.kendall_tau_b
+    assert report.high_accuracy(plans[1], evaluator) == report.rows[0].high.accuracy
+    runs = evaluator.training_runs
+    evaluator.recheck(plans)
+    assert evaluator.training_runs == runs  # both fidelities cached
