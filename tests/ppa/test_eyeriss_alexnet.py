@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from ppa_eyeriss import BOUNDS, PUBLISHED, figures  # noqa: E402
+from ppa_eyeriss import BOUNDS, PUBLISHED, figures
 
 
 @pytest.mark.parametrize("key", sorted(PUBLISHED))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from coexplore.ppa.dataflows._base import FITS, ArrayCosts, Dataflow, MappingInputs, cdiv, stack_members
+from coexplore.ppa.dataflows._base import (
+    FITS,
+    ArrayCosts,
+    Dataflow,
+    MappingInputs,
+    cdiv,
+    stack_members,
+)
 
 
 def reduction_per_pe(sr: np.ndarray, rows: np.ndarray, filter_cap: np.ndarray) -> np.ndarray:
