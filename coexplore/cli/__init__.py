@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coexplore.cli import enos, ppa, proxy, study, tracking
+from coexplore.cli import enos, ppa, proxy, servers, study, tracking
 
 app = typer.Typer(
     name="coexplore",
@@ -13,11 +13,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors.")) -> None:
+    """Joint search of DNN-accelerator hardware and per-layer quantization."""
+    from coexplore.cli.common import DEBUG
+
+    DEBUG["on"] = debug
+
+
 app.add_typer(ppa.app, name="ppa")
 app.add_typer(proxy.app, name="proxy")
 app.add_typer(study.app, name="study")
 app.add_typer(enos.app, name="enos")
 tracking.register(app, study.app)
+servers.register(app)
 
 
 def main() -> None:

@@ -1,25 +1,34 @@
-"""Start the MLflow UI (``mlflow server``) on 127.0.0.1 for a tracking store, and wait until it answers."""
+"""The MLflow UI (``mlflow server``) for a tracking store: its command line, start and stop, and the
+address of a study's runs table.
+
+The server runs as a supervised process (:mod:`coexplore.servers`): its own process group, a
+parent-death signal on Linux, stopped with everything it started. MLflow's GenAI job runner
+(a huey consumer pool) is switched off: reviewing studies never uses it, and it doubles start-up.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
+from coexplore.servers import ServerError, ServerProcess, free_port, http_probe, port_in_use
+from coexplore.servers._supervise import Probe
 from coexplore.tracking.store import ARTIFACTS_DIR_NAME, is_http_uri, prepare_store, sqlite_path
+
+__all__ = [
+    "DEFAULT_HOST", "DEFAULT_PORT", "UiError", "absolute_store_uri", "answers", "experiment_id",
+    "free_port", "port_in_use", "ready_probe", "runs_table_url", "server_command", "start_server",
+    "stop_server",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 
 
-class UiError(RuntimeError):
+class UiError(ServerError):
     """The UI cannot be started as asked (port taken, server exited, not up in time)."""
 
 
@@ -29,68 +38,84 @@ def absolute_store_uri(tracking_uri: str) -> str:
     return f"sqlite:///{db.resolve().as_posix()}" if db is not None else tracking_uri
 
 
-def port_in_use(host: str, port: int) -> bool:
-    """True when something already listens on ``host:port``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+def server_command(tracking_uri: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[list[str], dict[str, str]]:
+    """The ``mlflow server`` command line and environment for a store: one worker, artifacts served
+    from beside a local SQLite store (``mlartifacts``), bound to ``host`` (127.0.0.1: this machine only).
 
+    The store URI travels in ``MLFLOW_BACKEND_STORE_URI``, not on the command line that ``ps``
+    shows every user, because a database URL may carry a password.
 
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port on ``host`` that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def server_command(tracking_uri: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> list[str]:
-    """The ``mlflow server`` command line for a store: one worker, artifacts served from beside
-    a local SQLite store (``mlartifacts``), bound to ``host`` (127.0.0.1: this machine only)."""
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", absolute_store_uri(tracking_uri),
-           "--host", host, "--port", str(port), "--workers", "1"]
+    Example:
+        >>> argv, env = server_command("sqlite:///runs/mlflow.db", port=5001)
+        >>> argv[1:4], env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]
+        (['-m', 'mlflow', 'server'], 'false')
+    """
+    argv = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port), "--workers", "1"]
     db = sqlite_path(tracking_uri)
     if db is not None:
-        cmd += ["--artifacts-destination", (db.parent.resolve() / ARTIFACTS_DIR_NAME).as_posix()]
-    return cmd
+        argv += ["--artifacts-destination", (db.parent.resolve() / ARTIFACTS_DIR_NAME).as_posix()]
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": absolute_store_uri(tracking_uri),
+           "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    return argv, env
+
+
+def ready_probe(url: str) -> Probe:
+    """Satisfied once ``<url>/health`` answers 200."""
+    return http_probe(f"{url}/health")
 
 
 def answers(url: str, timeout_s: float = 5.0) -> str | None:
     """None when ``<url>/health`` answers 200 within ``timeout_s``, else why not (one attempt)."""
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as resp:
-            return None if resp.status == 200 else f"{url}/health answered HTTP {resp.status}"
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-        return f"tracking server {url} did not answer: {getattr(exc, 'reason', exc)}"
+    why = http_probe(f"{url}/health", timeout_s)()
+    return None if why is None else f"tracking server {why}"
 
 
-def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: float = 180.0) -> None:
-    """Poll ``<url>/health`` until it answers 200; raise :class:`UiError` on exit or timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise UiError(f"mlflow server exited with code {proc.returncode} before answering at {url}")
-        if answers(url, timeout_s=2) is None:
-            return
-        time.sleep(0.3)
-    raise UiError(f"mlflow server did not answer at {url} within {timeout_s:.0f} s")
+def runs_table_url(base_url: str, experiment_id: str) -> str:
+    """The runs table of an experiment in MLflow's machine-learning view (not the GenAI pages).
+
+    Example:
+        >>> runs_table_url("http://127.0.0.1:5000", "1")
+        'http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning'
+    """
+    return f"{base_url.rstrip('/')}/#/experiments/{quote(str(experiment_id))}/runs?workflowType=machine_learning"
+
+
+def experiment_id(tracking_uri: str, study_name: str) -> str:
+    """The id of the study's experiment (named after the study) in a tracking store or server.
+
+    Raises:
+        LookupError: no such experiment; the message lists the experiments there.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(study_name)
+    if exp is None or exp.lifecycle_stage != "active":
+        names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+        raise LookupError(f"no MLflow experiment for study '{study_name}' (it logs one when it runs with "
+                          f"tracking on); experiments there: {', '.join(names) or '(none)'}")
+    return exp.experiment_id
 
 
 def start_server(
     tracking_uri: str, host: str = DEFAULT_HOST, port: int | None = None, timeout_s: float = 180.0,
     log_file: Path | None = None,
-) -> tuple[subprocess.Popen, str]:
-    """Start ``mlflow server`` for ``tracking_uri`` and return (process, address) once it answers.
+) -> tuple[ServerProcess, str]:
+    """Start ``mlflow server`` for ``tracking_uri`` and return (server, address) once it answers.
+
+    The server gets SIGTERM when the calling thread ends (Linux); stop it with :func:`stop_server`.
+    A command that must survive signals uses :class:`coexplore.servers.Supervisor` instead.
 
     Args:
         tracking_uri: the backend store (``sqlite:///coexplore-runs/mlflow.db``, ``postgresql://...``).
         host: interface to bind; 127.0.0.1 keeps it on this machine.
         port: port to listen on; a free one when None.
         timeout_s: how long to wait for the health check.
-        log_file: where the server's output goes (discarded when None).
+        log_file: where the server's output goes (a temporary file when None).
 
     Example:
-        >>> proc, url = start_server("sqlite:///coexplore-runs/mlflow.db")  # doctest: +SKIP
-        >>> stop_server(proc)  # doctest: +SKIP
+        >>> server, url = start_server("sqlite:///coexplore-runs/mlflow.db")  # doctest: +SKIP
+        >>> stop_server(server)  # doctest: +SKIP
     """
     if is_http_uri(tracking_uri):
         raise UiError(f"{tracking_uri} is already a tracking server; open it in a browser")
@@ -98,28 +123,25 @@ def start_server(
     if port_in_use(host, port):
         raise UiError(f"port {port} on {host} is in use; pass --port with a free port (e.g. {free_port(host)})")
     prepare_store(tracking_uri)
-    with contextlib.ExitStack() as stack:
-        out = stack.enter_context(open(log_file, "ab")) if log_file is not None else subprocess.DEVNULL
-        proc = subprocess.Popen(server_command(tracking_uri, host, port), stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={"MLFLOW_DISABLE_TELEMETRY": "true", **os.environ})
+    argv, env = server_command(tracking_uri, host, port)
+    server = ServerProcess.start(argv, name="mlflow server", env=env, log_file=log_file)
     url = f"http://{host}:{port}"
     try:
-        wait_until_up(url, proc, timeout_s)
+        server.wait_until_up(ready_probe(url), timeout_s)
+    except ServerError as exc:
+        server.stop()
+        raise UiError(str(exc)) from None
     except BaseException:
-        stop_server(proc)
+        server.stop()
         raise
-    return proc, url
+    return server, url
 
 
-def stop_server(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    """Stop a server started by :func:`start_server` (its whole process group: uvicorn workers too)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout_s)
-    except ProcessLookupError:
-        pass
+def stop_server(server: ServerProcess | subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """Stop a server started by :func:`start_server` and everything it started (bounded, then SIGKILL)."""
+    if isinstance(server, ServerProcess):
+        server.stop(timeout_s)
+    else:
+        from coexplore.servers import stop_process
+
+        stop_process(server, timeout_s)
