@@ -56,7 +56,15 @@ def run_session(session: Session, *, tracking: bool = True, observers: Iterable[
                 evaluator: Evaluator | None = None) -> RunResult:
     """Run an opened study with its evaluator, the MLflow observer and ``observers``."""
     cfg, url = session.config, session.storage_url
-    evaluator = evaluator or build_evaluator(cfg, url)
+    if evaluator is None:
+        try:
+            evaluator = build_evaluator(cfg, url)
+        except BaseException:
+            if session.created:  # creating a study and running it are one step: leave no empty study behind
+                from coexplore.search.study import delete_study
+
+                delete_study(cfg.name, url)
+            raise
     return driver.run(session, evaluator, [*tracking_observers(cfg, url, tracking=tracking), *observers])
 
 

@@ -13,6 +13,9 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+DEBUG = {"on": False}
+"""Set by ``coexplore --debug``: errors re-raise with their traceback instead of one line."""
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -28,25 +31,40 @@ def errors(resume_hint: str | None = None) -> Iterator[None]:
     Args:
         resume_hint: the study name to put in the "continue with" line after Ctrl-C.
     """
-    from coexplore.accuracy.errors import ProxyError
     from coexplore.record import mask_url
     from coexplore.search.configio import ConfigError
-    from coexplore.search.storage import StorageError
-    from coexplore.search.study import StudyError
+    from coexplore.search.storage import storage_problem
 
     try:
         yield
+    except (typer.Exit, typer.Abort):
+        raise
     except ConfigError as exc:
+        if DEBUG["on"]:
+            raise
         for line in exc.lines:
             err.print(line, markup=False)
         raise typer.Exit(2) from None
-    except (StudyError, StorageError, ProxyError, LookupError) as exc:
-        err.print(f"error: {mask_url(str(exc))}", markup=False)
-        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         hint = f"; continue with `coexplore study resume {resume_hint}`" if resume_hint else ""
         err.print(f"interrupted{hint}", markup=False)
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        ours = type(exc).__module__.startswith("coexplore.")
+        if ours and isinstance(exc, ValueError):  # a bad model, data set, plan, design or file: bad input
+            err.print(f"error: {mask_url(str(exc)).splitlines()[0]}", markup=False)
+            raise typer.Exit(2) from None
+        if ours or isinstance(exc, LookupError):
+            line = mask_url(str(exc))
+        elif type(exc).__module__.startswith(("sqlalchemy", "optuna.exceptions", "sqlite3", "psycopg")):
+            line = f"storage: {storage_problem(exc.__cause__ or exc)}"
+        else:
+            text = mask_url(str(exc)).splitlines()
+            line = f"{type(exc).__name__}: {text[0] if text else ''} (run with --debug for the traceback)"
+        err.print(f"error: {line}", markup=False)
+        raise typer.Exit(1) from None
 
 
 def echo_json(data: object) -> None:

@@ -185,3 +185,35 @@ def pareto(
         table.add_row(str(r["trial"]), *(f"{r[n]:.4g}" for n in names), r["pe_type"],
                       " ".join(f"{p}={r['params'][p]}" for p in params if p in r["params"]))
     out.print(table)
+
+
+@app.command()
+def delete(
+    name: str = typer.Argument(..., help="Study name."),
+    storage: str | None = StorageOpt,
+    mlflow: bool = typer.Option(False, "--mlflow", help="Also delete the study's MLflow experiment and runs."),
+    tracking_uri: str | None = TrackingOpt,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a study's trials and config from the storage (and, with --mlflow, its MLflow experiment)."""
+    from coexplore.record import mask_url
+    from coexplore.search.study import delete_study, load_for_reading
+
+    with errors():
+        study, url = load_for_reading(name, storage)
+        n = len(study.get_trials(deepcopy=False))
+        if not yes and not typer.confirm(f"delete study '{name}' ({n} trials) from {mask_url(url)}"
+                                         f"{' and its MLflow experiment' if mlflow else ''}?"):
+            raise typer.Exit(1)
+        if mlflow:
+            from coexplore.cli.tracking import tracking_uri_for
+            from coexplore.tracking.report import open_client
+
+            uri = tracking_uri_for(study, url, tracking_uri)
+            client = open_client(uri)
+            exp = client.get_experiment_by_name(name)
+            if exp is not None and exp.lifecycle_stage == "active":
+                client.delete_experiment(exp.experiment_id)
+                out.print(f"deleted MLflow experiment {name} ({mask_url(uri)})", markup=False)
+        delete_study(name, storage)
+    out.print(f"deleted study {name} ({n} trials) from {mask_url(url)}", markup=False)

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from coexplore.hardware.design import format_validation_error
+from coexplore.yamlio import UserFileError, read_yaml_file
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,8 +23,14 @@ class ConfigError(ValueError):
     Each line reads ``<file>: <yaml.path>: <what is wrong>`` so a user can go straight to it.
     """
 
+    MAX_LINES = 30
+    """At most this many problems are listed; the rest are counted in one more line."""
+
     def __init__(self, lines: Iterable[str]) -> None:
-        self.lines = list(lines)
+        lines = list(lines)
+        if len(lines) > self.MAX_LINES:
+            lines = [*lines[: self.MAX_LINES], f"... and {len(lines) - self.MAX_LINES} more problems"]
+        self.lines = lines
         super().__init__("\n".join(self.lines))
 
 
@@ -48,11 +54,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Parse a YAML file that must hold a mapping; raise :class:`ConfigError` naming the file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read file: {exc.strerror or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {exc}".replace("\n", " ")]) from exc
+        data = read_yaml_file(path)
+    except UserFileError as exc:
+        raise ConfigError([str(exc)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import optuna
 
-from coexplore.search.loop import Objective, optimize
+from coexplore.search.loop import Objective, optimize, state_counts
 from coexplore.search.observers import ObserverGroup, StudyObserver
 from coexplore.search.report import StudySummary, summarize
 from coexplore.search.storage import open_storage, resolve_storage_url
@@ -36,7 +36,7 @@ from coexplore.search.study import (
     sampler_for,
     stored_config,
 )
-from coexplore.search.study_config import StudyConfig, load_study
+from coexplore.search.study_config import StudyConfig, check_overrides, load_study
 
 __all__ = ["RunResult", "Session", "StudyError", "ensure_study", "open_existing", "open_new", "run"]
 
@@ -50,6 +50,7 @@ class Session:
     config: StudyConfig
     storage_url: str
     created: bool = False
+    storage: optuna.storages.BaseStorage | None = None
 
 
 @dataclass
@@ -85,19 +86,21 @@ def open_new(
         ConfigError: the study file is invalid (one line per problem).
         StudyError: a study of that name exists with a different config.
     """
+    check_overrides(name=name, seed=seed, n_trials=n_trials)
     cfg = path if isinstance(path, StudyConfig) else load_study(path)
     updates = {"n_trials": n_trials, "name": name, "seed": seed, "tracking_uri": tracking_uri}
     cfg = cfg.model_copy(update={k: v for k, v in updates.items() if v is not None})
     url = resolve_storage_url(storage, cfg.storage)
+    store = open_for(cfg, url, create=True)
     study, created = create_or_join(
-        cfg, url, sampler_for(cfg, cfg.seed),
-        f"continue it with `coexplore study resume {cfg.name}` or start under another --name",
+        cfg, store, sampler_for(cfg, cfg.seed),
+        f"continue it with `coexplore study resume {cfg.name}` or start under another --name", url,
     )
     if not created:
         study.set_user_attr(BUDGET_ATTR, cfg.n_trials)
         n_existing = len(study.get_trials(deepcopy=False))
         study.sampler = sampler_for(cfg, cfg.seed + n_existing)  # a resumed sampler must not repeat old points
-    return Session(study, cfg, url, created)
+    return Session(study, cfg, url, created, store)
 
 
 def open_existing(
@@ -121,11 +124,16 @@ def open_existing(
     n_existing = len(readable.get_trials(deepcopy=False))
     # a fresh seed per process: a resumed RandomSampler with the start seed would repeat old points
     seed = random.SystemRandom().randrange(2**31) if worker else cfg.seed + n_existing
-    study = optuna.load_study(study_name=name, storage=open_for(cfg, url, create=False), sampler=sampler_for(cfg, seed))
+    store = open_for(cfg, url, create=False)
+    study = optuna.load_study(study_name=name, storage=store, sampler=sampler_for(cfg, seed))
     if n_trials is not None and not worker:
+        complete = state_counts(readable)["complete"]
+        if n_trials < complete:
+            raise StudyError(f"study '{name}' already has {complete} complete trials; --n-trials is the new total "
+                             f"budget: pass at least {complete}")
         study.set_user_attr(BUDGET_ATTR, n_trials)
         cfg = cfg.model_copy(update={"n_trials": n_trials})
-    return Session(study, cfg, url)
+    return Session(study, cfg, url, False, store)
 
 
 def ensure_study(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
@@ -134,8 +142,8 @@ def ensure_study(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.Ba
     Raises:
         StudyError: a study of that name exists with a different config.
     """
-    study, _ = create_or_join(cfg, storage_url, sampler or sampler_for(cfg, cfg.seed),
-                              "use it by name or choose another --name")
+    study, _ = create_or_join(cfg, open_for(cfg, storage_url, create=True), sampler or sampler_for(cfg, cfg.seed),
+                              "use it by name or choose another --name", storage_url)
     return study
 
 
@@ -152,7 +160,8 @@ def run(session: Session, evaluator: Objective, observers: Iterable[StudyObserve
         # the samplers' small GPs run fastest on one thread (the proxy sets its own threads per call)
         torch.set_num_threads(1)
     ran = optimize(session.study, evaluator, cfg.n_trials, observers=ObserverGroup(observers),
-                   max_consecutive_failures=cfg.max_consecutive_failures)
+                   max_consecutive_failures=cfg.max_consecutive_failures,
+                   max_infeasible_trials=cfg.max_infeasible_trials, storage=session.storage)
     return RunResult(session.study, cfg, summarize(session.study), ran, session.storage_url)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import optuna
@@ -19,7 +20,9 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from coexplore.record import ERROR_ATTR, OVER_BUDGET_ATTR, mask_url
+from coexplore.record.front import is_feasible
 from coexplore.search.observers import ObserverGroup
+from coexplore.search.storage import fail_orphan_trials
 from coexplore.search.study import BUDGET_ATTR, StudyError
 
 Objective = Callable[[optuna.Trial], Sequence[float]]
@@ -36,6 +39,45 @@ def count_states(trials: Sequence[FrozenTrial]) -> dict[str, int]:
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """The study's trials by state (one storage read)."""
     return count_states(study.get_trials(deepcopy=False))
+
+
+class _InfeasibleGuard:
+    """Stops a study whose space yields only infeasible designs: after ``limit`` complete trials
+    without a feasible one, naming the constraint that failed most."""
+
+    def __init__(self, study: optuna.Study, limit: int) -> None:
+        self.limit = limit
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        self.seen_feasible = any(is_feasible(t) for t in done)
+        self.failed: Counter[str] = Counter()
+        self.count = 0 if self.seen_feasible else len(done)
+        for t in done:
+            self._tally(t)
+
+    def _tally(self, trial: FrozenTrial) -> None:
+        self.failed.update(name for name, v in trial.constraints.items() if v > 0)
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if self.seen_feasible or trial.state != TrialState.COMPLETE:
+            return
+        if is_feasible(trial):
+            self.seen_feasible = True
+            return
+        self.count += 1
+        self._tally(trial)
+        if self.tripped:
+            study.stop()
+
+    @property
+    def tripped(self) -> bool:
+        return not self.seen_feasible and self.limit > 0 and self.count >= self.limit
+
+    def message(self) -> str:
+        name, n = self.failed.most_common(1)[0] if self.failed else ("feasible", self.count)
+        what = "the design is invalid or does not fit (constraint 'feasible')" if name == "feasible" \
+            else f"constraint '{name}'"
+        return (f"{self.count} complete trials and none feasible; stopping. Most often violated: {what}, "
+                f"in {n} of them. Widen the space or relax the constraints.")
 
 
 class _FailureGuard:
@@ -80,7 +122,9 @@ def optimize(
     *,
     observers: ObserverGroup | None = None,
     max_consecutive_failures: int = 10,
+    max_infeasible_trials: int = 50,
     poll_s: float = 1.0,
+    storage: optuna.storages.BaseStorage | None = None,
 ) -> int:
     """Run trials until ``budget`` trials are COMPLETE in the storage; return how many this process ran.
 
@@ -91,10 +135,14 @@ def optimize(
             resume elsewhere is taken up).
         observers: told of study start, every trial this process finishes, and study end.
         max_consecutive_failures: stop with :class:`StudyError` after this many failures in a row.
+        max_infeasible_trials: stop with :class:`StudyError` when this many trials completed and
+            none was feasible (0: never), naming the constraint that failed most.
         poll_s: seconds between checks while other processes' trials hold the rest of the budget.
+        storage: the study's RDB storage as opened, to fail trials killed before their first heartbeat.
     """
     observers = observers or ObserverGroup()
     guard = _FailureGuard(max_consecutive_failures)
+    infeasible = _InfeasibleGuard(study, max_infeasible_trials)
     ran = 0
 
     def after(_study: optuna.Study, trial: FrozenTrial) -> None:
@@ -105,6 +153,7 @@ def optimize(
             study.stop()
 
     observers.on_study_start(study)
+    interrupted = False
     try:
         while True:
             budget = int(study.user_attrs.get(BUDGET_ATTR, budget))
@@ -115,12 +164,21 @@ def optimize(
                 with warnings.catch_warnings():  # experimental in Optuna 5, and stable since 2.9
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     optuna.storages.fail_stale_trials(study)  # a dead worker's trial frees its budget share
+                fail_orphan_trials(study, storage)  # ... and so does one killed before its first heartbeat
                 time.sleep(poll_s)
                 continue
             study.optimize(_budget_objective(study, objective, budget), catch=(Exception,), gc_after_trial=False,
-                           callbacks=[MaxTrialsCallback(budget, states=(TrialState.COMPLETE,)), after, guard])
+                           callbacks=[MaxTrialsCallback(budget, states=(TrialState.COMPLETE,)), after, guard,
+                                      infeasible])
             if guard.tripped:
                 raise StudyError(f"{len(guard.errors)} trials failed in a row; stopping. Last error: {guard.errors[-1]}")
+            if infeasible.tripped:
+                raise StudyError(infeasible.message())
+    except KeyboardInterrupt:
+        interrupted = True
+        observers.on_interrupt(study)
+        raise
     finally:
-        observers.on_study_end(study)
+        if not interrupted:
+            observers.on_study_end(study)
     return ran

@@ -32,7 +32,7 @@ class StudyObserver(Protocol):
         """Called after every trial this process finished (complete, failed or pruned)."""
 
     def on_study_end(self, study: optuna.Study) -> None:
-        """Called once when this process stops optimizing (budget reached or interrupted)."""
+        """Called once when this process stops optimizing (budget reached, or an error)."""
 
 
 class ObserverGroup:
@@ -64,3 +64,13 @@ class ObserverGroup:
     def on_study_end(self, study: optuna.Study) -> None:
         """Tell every observer that this process stops."""
         self._each("on_study_end", study)
+
+    def on_interrupt(self, study: optuna.Study) -> None:
+        """Ctrl-C: call each observer's optional quick ``on_interrupt`` (the user waits; a resume
+        reconciles the rest), else its ``on_study_end``."""
+        for obs in self.observers:
+            hook = getattr(obs, "on_interrupt", None)
+            try:
+                (hook or obs.on_study_end)(study)
+            except Exception as exc:  # noqa: BLE001 - observers are optional
+                log.warning("observer %s failed on interrupt: %s", type(obs).__name__, mask_url(str(exc)))

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from coexplore.record import read_record
 from coexplore.record.front import (
@@ -38,6 +39,8 @@ class StudySummary:
     hypervolume: float
     objectives: list[str] = field(default_factory=list)
     best: dict[str, float] = field(default_factory=dict)
+    abandoned: list[int] = field(default_factory=list)
+    """Failed trials whose design point never completed and is not queued again (retries spent)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -54,6 +57,10 @@ class StudySummary:
         ]
         if self.best:
             out.append("best per objective: " + ", ".join(f"{k} {v:.4g}" for k, v in self.best.items()))
+        if self.abandoned:
+            shown = ", ".join(map(str, self.abandoned[:10])) + (" ..." if len(self.abandoned) > 10 else "")
+            out.append(f"abandoned design points: {len(self.abandoned)} failed and never completed "
+                       f"(trials {shown}); see `coexplore study export` for their errors")
         return out
 
 
@@ -89,6 +96,7 @@ def summarize(study: optuna.Study) -> StudySummary:
             best[n] = float(max(vals) if d == "maximize" else min(vals))
     records = [read_record(t) for t in trials]
     return StudySummary(
+        abandoned=abandoned_trials(trials),
         name=study.study_name,
         budget=int(study.user_attrs.get("n_trials", 0)),
         feasible=len(ok),
@@ -99,6 +107,16 @@ def summarize(study: optuna.Study) -> StudySummary:
         best=best,
         **count_states(trials),
     )
+
+
+def abandoned_trials(trials: list[optuna.trial.FrozenTrial]) -> list[int]:
+    """Numbers of failed trials whose parameters no complete, running or waiting trial holds."""
+    def key(t: optuna.trial.FrozenTrial) -> tuple:
+        params = t.params or t.system_attrs.get("fixed_params") or {}
+        return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+    alive = {key(t) for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)}
+    return [t.number for t in trials if t.state == TrialState.FAIL and t.params and key(t) not in alive]
 
 
 def pareto_rows(study: optuna.Study) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ parameters) so the budget of COMPLETE trials is still met.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -56,11 +57,21 @@ def open_storage(
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+    check_storage_url(url)
     db = sqlite_path(url)
     if db is not None:
         if not create and not db.exists():
             raise StorageError(f"no study storage at {mask_url(url)} (start a study first, or pass --storage)")
+        if db.exists() and not db.is_file():
+            raise StorageError(f"storage {mask_url(url)}: {db} is not a file")
         db.parent.mkdir(parents=True, exist_ok=True)
+    foreign = foreign_tables(url)
+    if foreign:
+        raise StorageError(
+            f"storage {mask_url(url)} is not an Optuna study storage (it holds tables {', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}{'; it looks like an MLflow tracking store' if 'experiments' in foreign else ''}"
+            "); left untouched: pass another --storage"
+        )
     engine_kwargs: dict = {"pool_pre_ping": True}
     if db is not None:
         engine_kwargs = {"connect_args": {"timeout": 60}}
@@ -80,8 +91,64 @@ def open_storage(
             _fast_sqlite(storage.engine)
         return storage
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy/driver errors vary; report them masked
-        msg = mask_url(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
-        raise StorageError(f"cannot open storage {mask_url(url)}: {msg}") from None
+        raise StorageError(f"cannot open storage {mask_url(url)}: {storage_problem(exc)}") from None
+
+
+_OWN_TABLES = frozenset({"studies", "trials", "version_info", "alembic_version", "coexplore_proxy_results"})
+"""Tables of an Optuna storage coexplore may find (its proxy result cache lives beside them)."""
+
+
+def check_storage_url(url: str) -> None:
+    """Refuse URLs that cannot hold a study: in-memory SQLite keeps nothing after the process ends.
+
+    Raises:
+        StorageError: naming the URL and what to pass instead.
+    """
+    if url.startswith("sqlite:") and sqlite_path(url) is None:
+        raise StorageError(f"storage {mask_url(url)}: an in-memory database keeps nothing when the process ends; "
+                           "use a file, e.g. sqlite:///coexplore-runs/coexplore.db")
+    if "://" not in url:
+        raise StorageError(f"storage {mask_url(url)}: not a database URL; expected e.g. sqlite:///path.db or "
+                           "postgresql://user@host/db")
+
+
+def foreign_tables(url: str) -> list[str]:
+    """The tables of an existing database that hold other data than an Optuna storage ([] if none
+    or if it is Optuna's); read without writing anything."""
+    db = sqlite_path(url)
+    if db is not None:
+        if not db.is_file() or db.stat().st_size == 0:
+            return []
+        import sqlite3
+
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{db.as_posix()}?mode=ro", uri=True, timeout=30)) as conn:
+                names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"storage {mask_url(url)}: {db} is not an SQLite database ({exc})") from None
+    else:
+        import sqlalchemy
+
+        try:
+            engine = sqlalchemy.create_engine(url)
+            try:
+                names = sqlalchemy.inspect(engine).get_table_names()
+            finally:
+                engine.dispose()
+        except Exception as exc:  # noqa: BLE001 - driver errors vary
+            raise StorageError(f"cannot open storage {mask_url(url)}: {storage_problem(exc)}") from None
+    if set(names) <= _OWN_TABLES or set(names) & {"studies", "version_info"}:
+        return []
+    return sorted(set(names) - _OWN_TABLES)
+
+
+def storage_problem(exc: BaseException) -> str:
+    """One line saying why a storage operation failed (read-only, unreachable, locked, ...)."""
+    text = str(exc)
+    if "readonly database" in text or "read-only" in text.lower():
+        return "the database is read-only (reading commands such as status, pareto and export still work)"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return mask_url(first)[:300]
 
 
 def _fast_sqlite(engine) -> None:
@@ -91,9 +158,13 @@ def _fast_sqlite(engine) -> None:
 
     def on_connect(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        except Exception:  # noqa: BLE001,S110 - a read-only database stays in its mode; reading works
+            pass
+        finally:
+            cur.close()
 
     event.listen(engine, "connect", on_connect)
     engine.dispose()
@@ -108,3 +179,41 @@ def proxy_cache_dir(url: str) -> Path:
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     """Names of the studies in ``storage``."""
     return [s.study_name for s in storage.get_all_studies()]
+
+
+def fail_orphan_trials(study: optuna.Study, storage: optuna.storages.BaseStorage | None) -> list[int]:
+    """Fail RUNNING trials that never recorded a heartbeat and are older than the grace period,
+    and queue their retry, as Optuna does for stale heartbeats; returns their numbers.
+    ``storage`` is the study's RDB storage as opened (None or another kind: nothing to do).
+
+    A process killed between creating a trial and its first heartbeat leaves such a trial, which
+    Optuna's own stale check skips (it only looks at trials with a heartbeat). The heartbeat table
+    is read through the storage's public engine by its table name (Optuna has no public query).
+    """
+    import datetime
+
+    import sqlalchemy
+    from optuna.storages import RDBStorage
+    from optuna.trial import TrialState
+
+    if not isinstance(storage, RDBStorage) or storage.get_heartbeat_interval() is None:
+        return []
+    grace = storage.grace_period or 2 * storage.get_heartbeat_interval()
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=grace)
+    old = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+           if t.datetime_start is not None and t.datetime_start < cutoff]
+    if not old:
+        return []
+    study_id = storage.get_study_id_from_name(study.study_name)
+    ids = {storage.get_trial_id_from_study_id_trial_number(study_id, t.number): t.number for t in old}
+    with storage.engine.connect() as conn:
+        beating = {r[0] for r in conn.execute(sqlalchemy.text("SELECT trial_id FROM trial_heartbeats"))}
+    failed = []
+    callback = storage.get_failed_trial_callback()
+    for trial_id, number in ids.items():
+        if trial_id in beating or not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            continue
+        failed.append(number)
+        if callback is not None:
+            callback(study, storage.get_trial(trial_id))
+    return failed

@@ -56,8 +56,8 @@ def set_study_attrs(study: optuna.Study, cfg: StudyConfig) -> None:
     study.set_user_attr(CONFIG_ATTR, cfg.stored())  # last: its presence marks a complete creation
 
 
-def create_or_join(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.BaseSampler,
-                   hint: str) -> tuple[optuna.Study, bool]:
+def create_or_join(cfg: StudyConfig, store: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler,
+                   hint: str, storage_url: str) -> tuple[optuna.Study, bool]:
     """The study of ``cfg``: created with its attributes (True), or the existing one of the same
     search (False). An existing study without a stored config (its creator died before storing
     it) and without trials is adopted and configured.
@@ -65,7 +65,6 @@ def create_or_join(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.
     Raises:
         StudyError: a study of that name exists with a different config (``hint`` says what to do).
     """
-    store = open_for(cfg, storage_url, create=True)
     try:
         study = optuna.create_study(study_name=cfg.name, storage=store, directions=cfg.objectives.directions,
                                     sampler=sampler)
@@ -108,6 +107,12 @@ def load_for_reading(name: str, storage: str | None = None) -> tuple[optuna.Stud
     except KeyError:
         names = ", ".join(study_names(store)) or "(none)"
         raise StorageError(f"no study named '{name}' in {mask_url(url)}; studies there: {names}") from None
+
+
+def delete_study(name: str, storage: str | None = None) -> None:
+    """Remove a study, its trials and attributes from the storage (no undo)."""
+    url = resolve_storage_url(storage)
+    optuna.delete_study(study_name=name, storage=open_storage(url, create=False, heartbeat_interval=None))
 
 
 def objectives_of(study: optuna.Study) -> ObjectivesConfig:

@@ -54,7 +54,7 @@ class _StudyFile(BaseModel):
     reference_point: dict[str, float] | None = None
     sampler: SamplerConfig = Field(default_factory=lambda: BotorchSettings(name="botorch"))
     n_trials: int = Field(ge=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
     proxy: dict[str, Any] = Field(default_factory=dict)
     storage: str | None = None
     tracking_uri: str | None = None
@@ -62,6 +62,7 @@ class _StudyFile(BaseModel):
     heartbeat_interval: Annotated[int, Field(ge=1)] = 10
     grace_period: Annotated[int, Field(ge=2)] | None = None
     max_consecutive_failures: Annotated[int, Field(ge=1)] = 10
+    max_infeasible_trials: Annotated[int, Field(ge=0)] = 50
 
 
 class StudyConfig(BaseModel):
@@ -85,6 +86,7 @@ class StudyConfig(BaseModel):
     heartbeat_interval: int
     grace_period: int | None
     max_consecutive_failures: int
+    max_infeasible_trials: int = 50
     files: dict[str, str] = Field(default_factory=dict, exclude=True)
     """The files the study was built from (``study``, ``space``, ``objectives``), absolute; not stored."""
 
@@ -218,3 +220,30 @@ def load_study(path: str | Path) -> StudyConfig:
     """
     path = Path(path)
     return resolve_study(read_yaml(path), source=str(path), base=path.resolve().parent)
+
+
+def check_overrides(**values: Any) -> None:
+    """Validate command-line overrides of study-file fields (``name``, ``seed``, ``n_trials``) by the
+    study file's own rules; raise ``ConfigError`` naming the option.
+
+    Example:
+        >>> check_overrides(name="../x")  # doctest: +SKIP
+        ConfigError: --name: String should match pattern ...
+    """
+    lines = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        info = _StudyFile.model_fields[key]
+        try:
+            from pydantic import TypeAdapter
+
+            TypeAdapter(Annotated[info.annotation, *info.metadata]).validate_python(value)
+        except Exception as exc:  # noqa: BLE001 - pydantic ValidationError: take its message
+            errors = getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
+            msg = errors[0]["msg"]
+            if key == "name":
+                msg = "a study name is 1-100 letters, digits, '_', '.' or '-', starting with a letter or digit"
+            lines.append(f"--{key.replace('_', '-')}: {value!r}: {msg}")
+    if lines:
+        raise ConfigError(lines)
