@@ -147,6 +147,10 @@ class MlflowObserver:
         self._tracker.fold(view.trials)
         return self._tracker.numbers
 
+    def on_interrupt(self, study: optuna.Study) -> None:
+        """Ctrl-C: return at once; the trials finished so far are logged, and the next resume or
+        ``study report`` reconciles the rest and refreshes the plots."""
+
     def on_study_end(self, study: optuna.Study) -> None:
         """Reconcile every trial, refresh the summary and the plots, mark the parent run finished."""
         if self.disabled:
