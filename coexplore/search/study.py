@@ -21,6 +21,8 @@ from coexplore.search.study_config import StudyConfig, resolve_study
 
 CONFIG_ATTR = "config"
 BUDGET_ATTR = "n_trials"
+FILES_ATTR = "files"
+"""The files the study was built from (``study``, ``space``, ``objectives`` -> absolute path)."""
 
 
 class StudyError(RuntimeError):
@@ -53,6 +55,7 @@ def set_study_attrs(study: optuna.Study, cfg: StudyConfig) -> None:
     study.set_user_attr("reference_point", cfg.objectives.reference)
     study.set_user_attr("constraints", [str(c) for c in cfg.objectives.parsed_constraints()])
     study.set_user_attr(BUDGET_ATTR, cfg.n_trials)
+    study.set_user_attr(FILES_ATTR, dict(cfg.files))  # for `study report` to attach them to the parent run
     study.set_user_attr(CONFIG_ATTR, cfg.stored())  # last: its presence marks a complete creation
 
 
