@@ -35,6 +35,7 @@ STOP_TIMEOUT_S = 5.0
 """How long a server gets to exit after SIGTERM before it is SIGKILLed."""
 _PR_SET_PDEATHSIG = 1
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ERROR_LINE = re.compile(r"\s*([\w.]*(Error|Exception|Exit)\b|ERROR\b|error:|Error:|FATAL|fatal:)")
 
 Probe = Callable[[], "str | None"]
 """A readiness check: None when the server answers, else why not (one short phrase)."""
@@ -284,11 +285,14 @@ class ServerProcess:
         return [s for s in (_ANSI.sub("", raw).rstrip() for raw in text.splitlines()) if s.strip()][-lines:]
 
     def log_excerpt(self) -> str:
-        """``; last lines of its log (PATH):`` and the lines indented, or ``(its log PATH is empty)``."""
+        """``: REASON; last lines of its log (PATH):`` and the lines indented, where REASON is the
+        log's last error line (``ValueError: ...``, ``ERROR: ...``) or else its last line."""
         tail = self.log_tail()
         if not tail:
             return f" (its log {self.log_path} is empty)"
-        return f"; last lines of its log ({self.log_path}):\n" + "\n".join(f"  {s[:400]}" for s in tail)
+        reason = next((s for s in reversed(tail) if _ERROR_LINE.match(s)), tail[-1]).strip()
+        return (f": {reason[:300]}; last lines of its log ({self.log_path}):\n"
+                + "\n".join(f"  {s[:400]}" for s in tail))
 
     def wait_until_up(self, probe: Probe, timeout_s: float = 120.0) -> None:
         """Poll ``probe`` until it is satisfied.
