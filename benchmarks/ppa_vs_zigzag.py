@@ -18,7 +18,7 @@ ZigZag, whether the best point agrees, and the speed ratio per layer-evaluation.
 
 ZigZag's results are reference data in ``benchmarks/data/zigzag_tpu_like_family.jsonl``;
 ``--regenerate`` re-runs ZigZag for them in its own venv (``bash benchmarks/peers/setup_peers.sh
-zigzag``; about 6 minutes on 2 cores).
+zigzag``; about 12 minutes on 2 cores).
 
 Usage:
     .venv/bin/python benchmarks/ppa_vs_zigzag.py [--regenerate] [--json OUT.json]
