@@ -25,15 +25,22 @@ import torch
 from coexplore.accuracy import ProxyConfig, ProxyEvaluator
 from coexplore.cim import CimMacro
 from coexplore.cim.choices import DEFAULT_CHOICES
-from coexplore.enos import PARAM_PREFIX, EnosConfig, EnosRunner, front
+from coexplore.enos import PARAM_PREFIX, EnosCandidate, EnosConfig, EnosRunner, front
 from coexplore.hardware import DesignPoint
-from coexplore.search.pareto import hypervolume
+from coexplore.record import compute_metrics
+from coexplore.record.front import hypervolume
 
 
 def _row(c) -> str:
     short = " ".join(a.replace("@digital", "@d").replace("@cim", "@c") for a in c.assignment)
     return (f"| {c.label:<22} | {c.accuracy * 100:6.1f} | {c.cost.energy_j * 1e6:8.3f} | "
             f"{c.cost.latency_s * 1e6:8.1f} | {c.cost.area_mm2:6.2f} | {short} |")
+
+
+def _metrics(c: EnosCandidate) -> dict:
+    """Every registry metric of a candidate, its digital/CIM split and whether the proxy had it cached."""
+    raw = {"accuracy": c.accuracy, "baseline_accuracy": c.baseline_accuracy, **c.cost.raw_totals(c.macs)}
+    return {**compute_metrics(raw), **c.cost.breakdown(), "proxy_cache_hit": c.cache_hit}
 
 
 HEADER = "| run | acc % | energy uJ | latency us | area mm2 | assignment |\n|---|---|---|---|---|---|"
@@ -54,18 +61,21 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    evaluator = ProxyEvaluator(ProxyConfig(threads=args.threads, finetune_steps=args.finetune_steps),
-                               cache_dir=args.cache_dir)
-    runner = EnosRunner.from_proxy(evaluator, DesignPoint(), CimMacro(), choices=args.choices)
+    proxy = ProxyEvaluator(ProxyConfig(threads=args.threads, finetune_steps=args.finetune_steps),
+                           cache_dir=args.cache_dir)
+    runner = EnosRunner(proxy, DesignPoint(), CimMacro(), choices=args.choices)
     print(f"digits_cnn, FP32 accuracy {runner.baseline_accuracy * 100:.1f}%, layers {runner.layer_names}")
     print(f"design: {DesignPoint().pe_rows}x{DesignPoint().pe_cols} digital array + {CimMacro()!r}\n")
 
     start = time.perf_counter()
-    config = EnosConfig(mode=args.mode, steps=args.steps, warmup_steps=args.warmup)
-    enos = runner.sweep(args.lambdas, config)
+    enos = [runner.search(EnosConfig(energy_weight=lam, mode=args.mode, steps=args.steps, warmup_steps=args.warmup))
+            for lam in args.lambdas]
     sweep_s = time.perf_counter() - start
+    # the baselines fine-tune as long as one search plus its fine-tune: the same recipe with more
+    # steps (the same FP32 checkpoint; results cached apart, the step count is in the cache key)
     budget = args.steps + args.finetune_steps
-    bases = [runner.baseline(c, budget) for c in args.choices]
+    long_proxy = ProxyEvaluator(ProxyConfig(threads=args.threads, finetune_steps=budget), cache_dir=args.cache_dir)
+    bases = [EnosRunner(long_proxy, DesignPoint(), CimMacro(), choices=args.choices).baseline(c) for c in args.choices]
 
     level = "bi-level" if args.mode == "bilevel" else "single-level"
     print(f"ENOS {level} sweep ({sweep_s:.0f} s for {len(args.lambdas)} searches)")
@@ -97,14 +107,14 @@ def main() -> None:
     pts = lambda cs: np.array([[c.accuracy, c.cost.energy_j] for c in cs])
     hv_enos = hypervolume(pts(front(enos)), dirs, ref)
     print(f"\nhypervolume (acc x energy below {ref[1] * 1e6:.3f} uJ): ENOS {hv_enos * 1e6:.4f}", end="")
-    results: dict = {"enos": [c.metrics() | {"assignment": c.assignment, "label": c.label} for c in enos],
-                     "baselines": [b.metrics() | {"assignment": b.assignment, "label": b.label} for b in bases],
+    results: dict = {"enos": [_metrics(c) | {"assignment": c.assignment, "label": c.label} for c in enos],
+                     "baselines": [_metrics(b) | {"assignment": b.assignment, "label": b.label} for b in bases],
                      "sweep_seconds": sweep_s, "hv_enos": hv_enos}
     if args.tpe:
         tpe = _tpe(runner, args, sweep_s)
         hv_tpe = hypervolume(pts(front(tpe)), dirs, ref)
         print(f", TPE {hv_tpe * 1e6:.4f} ({len(tpe)} trials in {sweep_s:.0f} s)")
-        results["tpe"] = [c.metrics() | {"assignment": c.assignment} for c in tpe]
+        results["tpe"] = [_metrics(c) | {"assignment": c.assignment} for c in tpe]
         results["hv_tpe"] = hv_tpe
     else:
         print()
@@ -113,7 +123,7 @@ def main() -> None:
 
 
 def _tpe(runner: EnosRunner, args: argparse.Namespace, seconds: float) -> list:
-    """Multi-objective TPE over the per-layer choices for ``seconds``; each trial a brief fine-tune."""
+    """Multi-objective TPE over the per-layer choices for ``seconds``; each trial the proxy's fine-tune."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5))
@@ -121,7 +131,7 @@ def _tpe(runner: EnosRunner, args: argparse.Namespace, seconds: float) -> list:
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         a = [trial.suggest_categorical(f"{PARAM_PREFIX}{n}", list(args.choices)) for n in runner.layer_names]
-        c = runner.evaluate_assignment(a, args.finetune_steps, f"tpe #{trial.number}")
+        c = runner.evaluate_assignment(a, f"tpe #{trial.number}")
         out.append(c)
         return c.accuracy, c.cost.energy_j
 

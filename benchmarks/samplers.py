@@ -27,9 +27,10 @@ import numpy as np
 import optuna
 
 from coexplore.hardware.design import DesignBatch
-from coexplore.search import pareto
-from coexplore.search.evaluate import TrialEvaluator
-from coexplore.search.objectives import compute_metrics, parse_objectives
+from coexplore.record import compute_metrics, write_record
+from coexplore.record.front import hypervolume
+from coexplore.search.evaluate import PPA_TOTALS, TrialEvaluator
+from coexplore.search.objectives import parse_objectives
 from coexplore.search.samplers import SAMPLERS, make_sampler
 from coexplore.search.space import load_space
 
@@ -71,11 +72,12 @@ def enumerate_front(evaluator: TrialEvaluator, space, objectives) -> tuple[np.nd
         else:
             plan_seconds.setdefault(res.key, evaluator.proxy.cache.get(res.key).train_seconds)
         cols = {k: [v for pe, v in zip(grid["pe_type"], grid[k]) if pe == choice.pe_type] for k in grid}
-        w, a = evaluator._layer_bits(plan)
-        ppa = evaluator.ppa_evaluate(DesignBatch.from_columns(cols), evaluator.workload, weight_bits=w, act_bits=a)
-        raw = {k: np.asarray(getattr(ppa, k), dtype=float) for k in ("energy_j", "latency_s", "area_mm2", "edp", "power_w", "gops_per_mm2", "tops_per_w")}
+        w, a = plan.resolve(evaluator.layer_names)  # the workload is the proxy model's: same layers
+        ppa = evaluator.ppa_evaluate(DesignBatch.from_columns(cols), evaluator.workload, weight_bits=np.asarray(w),
+                                     act_bits=np.asarray(a))
+        raw = {k: np.asarray(getattr(ppa, k), dtype=float) for k in PPA_TOTALS}
         n = len(cols["pe_type"])
-        raw.update(accuracy=np.full(n, res.accuracy), drop=np.full(n, res.drop))
+        raw.update(accuracy=np.full(n, res.accuracy), baseline_accuracy=np.full(n, res.baseline_accuracy))
         m = compute_metrics(raw)
         ok = np.asarray(ppa.feasible, dtype=bool)
         for c in objectives.parsed_constraints():
@@ -83,7 +85,7 @@ def enumerate_front(evaluator: TrialEvaluator, space, objectives) -> tuple[np.nd
         vals = np.stack([m[n] for n in objectives.names], axis=1)[ok]
         feasible_vals.append(vals)
     allv = np.concatenate(feasible_vals)
-    hv = pareto.hypervolume(allv, objectives.directions, objectives.reference)
+    hv = hypervolume(allv, objectives.directions, objectives.reference)
     return allv, hv, float(np.mean(list(plan_seconds.values())))
 
 
@@ -106,17 +108,16 @@ def run_sampler(name: str, seed: int, n_trials: int, evaluator: TrialEvaluator, 
         trial = study.ask()  # the sampler works here and at the first suggest (relative sampling)
         hw, choice = evaluator.space.suggest(trial, evaluator.layer_names)
         t1 = time.perf_counter()
-        out = evaluator.evaluate(hw, choice)  # PPA model + a proxy cache hit
+        out = evaluator.evaluate(hw, choice)  # the trial record: PPA model + a proxy cache hit
         t2 = time.perf_counter()
-        for k, v in out.constraints.items():
-            trial.set_constraint(k, v)
+        write_record(trial, out)  # its constraints too, which the samplers read
         study.tell(trial, out.values)
         sampler_seconds.append(t1 - t0 + time.perf_counter() - t2)
         objective_seconds.append(t2 - t1)
         plans.add(evaluator.plan(choice).key())
         if out.feasible:
             front.append(out.values)
-        hv.append(pareto.hypervolume(np.array(front), objectives.directions, objectives.reference) if front else 0.0)
+        hv.append(hypervolume(np.array(front), objectives.directions, objectives.reference) if front else 0.0)
     return {"hv": hv, "sampler_s": float(np.mean(sampler_seconds)), "sampler_last_s": float(np.mean(sampler_seconds[-10:])),
             "ppa_s": float(np.mean(objective_seconds)), "plans": len(plans)}
 

@@ -9,10 +9,10 @@ import yaml
 from typer.testing import CliRunner
 
 from coexplore.cli import app
+from coexplore.record import read_record
 from tests.search.tiny_study import write_tiny_study
 
 torch.set_num_threads(1)
-CONTRACT = {"metrics", "pe_type", "feasible", "infeasible_reason", "per_layer", "proxy_cache_hit"}
 HYBRID_SPACE = {
     "hardware": {"pe_rows": {"type": "int", "low": 4, "high": 16, "step": 4}},
     "operators": {"choices": ["mac@digital", "shift1@digital", "mac@cim", "l1@cim"], "per": "layer"},
@@ -45,15 +45,16 @@ def test_enos_search_records_each_assignment_as_a_trial_of_the_study_without_dup
     assert "ENOS lambda sweep on study hy" in first.stdout and "mac@" in first.stdout
 
     study = optuna.load_study(study_name="hy", storage=url)
-    enos = [t for t in study.trials if t.user_attrs.get("source") == "enos"]
-    assert 1 <= len(enos) <= 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in enos)
-    layers = [r["name"] for r in enos[0].user_attrs["per_layer"]]
+    enos = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and read_record(t).source == "enos"]
+    assert 1 <= len(enos) <= 2 and len(enos) == len(study.trials) - 2
+    layers = [r["name"] for r in read_record(enos[0]).per_layer]
     for t in enos:
-        assert CONTRACT <= set(t.user_attrs) and t.user_attrs["pe_type"] == "hybrid"
+        rec = read_record(t)
+        assert rec.pe_type == "hybrid" and t.constraints == rec.constraints
         assert set(t.params) == {"pe_rows", "cim.adc_bits", *(f"op.{l}" for l in layers)}
-        assert [r["choice"] for r in t.user_attrs["per_layer"]] == [t.params[f"op.{l}"] for l in layers]
-        assert t.values == [t.user_attrs["metrics"][m] for m in ("accuracy", "energy_mj", "area_mm2")]
-        assert "hypervolume" in t.user_attrs and t.user_attrs["enos_mode"] == "single"
+        assert [r["choice"] for r in rec.per_layer] == [t.params[f"op.{l}"] for l in layers]
+        assert t.values == rec.values == [rec.metrics[m] for m in ("accuracy", "energy_mj", "area_mm2")]
+        assert rec.extra["enos_mode"] == "single" and rec.extra["enos_energy_weight"] in (0.0, 5.0)
     params = [tuple(sorted(t.params.items())) for t in study.trials]
     assert len(params) == len(set(params)), "no trial is recorded twice"
 
@@ -65,7 +66,7 @@ def test_enos_search_records_each_assignment_as_a_trial_of_the_study_without_dup
     _cli("study", "resume", "hy", "--storage", url, "--n-trials", str(n_before + 1), "--no-progress")
     study = optuna.load_study(study_name="hy", storage=url)
     newest = study.trials[-1]
-    assert len(study.trials) == n_before + 1 and "source" not in newest.user_attrs
+    assert len(study.trials) == n_before + 1 and read_record(newest).source == "sampler"
     assert {f"op.{l}" for l in layers} <= set(newest.params), "the sampler goes on in the same space"
 
 

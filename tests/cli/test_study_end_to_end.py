@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from coexplore.cli import app
-from coexplore.search.pareto import non_dominated_mask
+from coexplore.record import read_record
+from coexplore.record.front import non_dominated_mask
 from tests.search.tiny_study import write_tiny_study
 
 pytestmark = pytest.mark.slow
@@ -99,7 +100,10 @@ def test_tracking_logs_the_study_and_every_trial_to_mlflow(tmp_path, monkeypatch
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("tiny")
     runs = client.search_runs([experiment.experiment_id], max_results=100)
-    assert len(runs) >= 4, "a parent run and one child run per trial"
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1, "one run for the study"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(children) == 3 == len(runs) - 1, "exactly one run per trial"
 
 
 def test_no_tracking_flag_turns_tracking_off(tmp_path, monkeypatch):
@@ -116,8 +120,9 @@ def test_trial_metrics_split_area_and_energy_by_component(tmp_path, monkeypatch)
     url = f"sqlite:///{tmp_path}/s.db"
     _cli("study", "start", str(write_tiny_study(tmp_path, n_trials=2)), "--storage", url, "--no-progress")
     for trial in optuna.load_study(study_name="tiny", storage=url).get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
-        m = trial.user_attrs["metrics"]
-        if not trial.user_attrs["feasible"] and "area_mm2" not in m:
+        rec = read_record(trial)
+        m = rec.metrics
+        if not rec.feasible and "area_mm2" not in m:
             continue  # an invalid design point has no PPA figures
         area_parts = [v for k, v in m.items() if k.startswith("area_") and k != "area_mm2"]
         energy_parts = [v for k, v in m.items() if k.startswith("energy_") and k not in ("energy_j", "energy_mj")]

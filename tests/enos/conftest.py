@@ -1,35 +1,37 @@
-"""Shared fixtures: a tiny pretrained digits CNN and its ENOS runner (seconds to build)."""
+"""Shared fixtures: a tiny real accuracy proxy (digits, width-4 CNN, 20 fine-tune steps) and its ENOS runner."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from coexplore.accuracy import DigitsCNN, load_digits
-from coexplore.accuracy.training import train
 from coexplore.cim import CimMacro
 from coexplore.enos import EnosRunner
 from coexplore.hardware import DesignPoint
-from coexplore.workload import from_module
+from tests.search.tiny_study import tiny_proxy
+
+CHOICES = ["mac@digital", "binary@digital", "mac@cim"]
 
 
 @pytest.fixture(scope="session")
-def digits():
-    return load_digits()
-
-
-@pytest.fixture(scope="session")
-def tiny_model(digits):
+def proxy_dir(tmp_path_factory):
+    """A folder holding the tiny proxy's pretrained checkpoint (pretrained once per session)."""
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    model = DigitsCNN(width=4)
-    train(model, digits.train_x, digits.train_y, steps=100, lr=1e-2, batch_size=64, seed=0, num_classes=10)
-    return model.eval()
+    folder = tmp_path_factory.mktemp("enos-proxy")
+    proxy = tiny_proxy(folder)
+    proxy.fp32_model()
+    proxy.close()
+    return folder
 
 
 @pytest.fixture(scope="session")
-def tiny_runner(tiny_model, digits):
+def tiny_proxy_evaluator(proxy_dir):
+    proxy = tiny_proxy(proxy_dir)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_runner(tiny_proxy_evaluator):
     torch.set_num_threads(1)
-    workload = from_module(tiny_model, (1, 1, 8, 8), "digits_cnn_w4")
-    return EnosRunner(tiny_model, digits, workload, DesignPoint(), CimMacro(),
-                      choices=["mac@digital", "binary@digital", "mac@cim"], finetune_steps=20, lr=3e-3)
+    return EnosRunner(tiny_proxy_evaluator, DesignPoint(), CimMacro(), choices=CHOICES)

@@ -7,8 +7,12 @@ import optuna
 import pytest
 import torch
 
-from coexplore.enos import EnosConfig, front, record_trial
-from coexplore.search.pareto import pareto_trials
+from coexplore.cim import CimMacro
+from coexplore.enos import EnosConfig, EnosRunner, front, record_trial
+from coexplore.hardware import DesignPoint
+from coexplore.record import read_record
+from coexplore.record.front import pareto_trials
+from tests.search.tiny_study import tiny_proxy
 
 torch.set_num_threads(1)
 FAST = {"steps": 40, "warmup_steps": 5, "batch_size": 64, "arch_lr": 0.1, "lr": 3e-3}
@@ -47,37 +51,59 @@ def test_search_rejects_an_energy_table_of_the_wrong_shape(tiny_runner):
 
 
 def test_baseline_runs_one_operator_everywhere(tiny_runner):
-    base = tiny_runner.baseline("mac@cim", steps=5)
+    base = tiny_runner.baseline("mac@cim")
     assert base.assignment == ["mac@cim"] * len(tiny_runner.layer_names)
     assert 0.0 <= base.accuracy <= 1.0 and base.cost.area_digital_mm2 == 0.0
+    assert base.baseline_accuracy == tiny_runner.baseline_accuracy and base.macs == tiny_runner.macs > 0
 
 
-def _study(objectives, storage=None):
-    study = optuna.create_study(directions=[o["direction"] for o in objectives], storage=storage)
+def _study(objectives, storage=None, reference=None, sampler=None):
+    """A study with the objectives coexplore stores on the studies it creates."""
+    study = optuna.create_study(directions=[o["direction"] for o in objectives], storage=storage, sampler=sampler)
     study.set_user_attr("objectives", objectives)
+    study.set_user_attr("reference_point", reference or [0.0] * len(objectives))
     return study
 
 
-def test_recorded_trial_carries_the_objectives_and_the_trial_contract(tiny_runner, tmp_path):
-    objectives = [{"name": "accuracy", "direction": "maximize"}, {"name": "energy_j", "direction": "minimize"}]
-    study = _study(objectives, storage=f"sqlite:///{tmp_path / 'study.db'}")
-    cand = tiny_runner.baseline("binary@digital", steps=3)
+ACC_ENERGY = [{"name": "accuracy", "direction": "maximize"}, {"name": "energy_j", "direction": "minimize"}]
+
+
+def test_recorded_trial_carries_the_objectives_and_the_trial_record(tiny_runner, tmp_path):
+    study = _study(ACC_ENERGY, storage=f"sqlite:///{tmp_path / 'study.db'}")
+    cand = tiny_runner.baseline("binary@digital")
     trial = record_trial(study, cand, choices=tiny_runner.choices)
     assert trial.values == [cand.accuracy, cand.cost.energy_j]
     assert trial.params == {f"op.{n}": "binary@digital" for n in tiny_runner.layer_names}
-    for key in ("metrics", "pe_type", "feasible", "infeasible_reason", "per_layer", "proxy_cache_hit"):
-        assert key in trial.user_attrs
+    rec = read_record(trial)
+    assert rec.source == "enos" and rec.pe_type == "hybrid" and rec.feasible and trial.constraints == rec.constraints
+    assert [r["choice"] for r in rec.per_layer] == cand.assignment and rec.effective["assignment"] == cand.assignment
+    assert rec.proxy_cache_hit == cand.cache_hit and rec.extra["enos_label"] == cand.label
     assert pareto_trials(study.trials, ["maximize", "minimize"]) == [study.trials[0]]
 
 
-def test_recording_for_an_objective_enos_does_not_measure_names_the_available_metrics(tiny_runner):
-    study = _study([{"name": "gops_per_mm2", "direction": "maximize"}])
-    with pytest.raises(ValueError, match=r"\['gops_per_mm2'\] are not ENOS metrics; available: accuracy"):
-        record_trial(study, tiny_runner.baseline("mac@cim", steps=1), choices=tiny_runner.choices)
+def test_recorded_accuracy_drop_is_in_percentage_points(tiny_runner):
+    cand = tiny_runner.baseline("mac@digital")
+    trial = record_trial(_study([{"name": "accuracy_drop", "direction": "minimize"}]), cand, choices=tiny_runner.choices)
+    assert trial.values == [pytest.approx((cand.baseline_accuracy - cand.accuracy) * 100)]
+
+
+def test_recording_serves_every_registry_metric_as_an_objective(tiny_runner):
+    objectives = [{"name": n, "direction": d} for n, d in
+                  [("energy_mj", "minimize"), ("gops_per_mm2", "maximize"), ("tops_per_w", "maximize"), ("edp", "minimize")]]
+    cand = tiny_runner.baseline("mac@cim")
+    trial = record_trial(_study(objectives), cand, choices=tiny_runner.choices)
+    e, t, a, macs = cand.cost.energy_j, cand.cost.latency_s, cand.cost.area_mm2, tiny_runner.macs
+    assert trial.values == pytest.approx([e * 1e3, 2 * macs / t / 1e9 / a, 2 * macs / e / 1e12, e * t], rel=1e-9)
+
+
+def test_recording_into_a_study_that_names_no_objectives_says_so(tiny_runner):
+    study = optuna.create_study(directions=["maximize"])
+    with pytest.raises(ValueError, match=r"user_attrs\['objectives'\] is empty"):
+        record_trial(study, tiny_runner.baseline("mac@cim"), choices=tiny_runner.choices)
 
 
 def test_front_keeps_only_non_dominated_candidates(tiny_runner):
-    cands = [tiny_runner.baseline(c, steps=3) for c in tiny_runner.choices]
+    cands = [tiny_runner.baseline(c) for c in tiny_runner.choices]
     kept = front(cands)
     assert kept and all(k in cands for k in kept)
     energies = [k.cost.energy_j for k in kept]
@@ -86,35 +112,42 @@ def test_front_keeps_only_non_dominated_candidates(tiny_runner):
         assert not any(o.accuracy >= k.accuracy and o.cost.energy_j < k.cost.energy_j for o in cands)
 
 
-def test_fixed_assignment_accuracy_is_cached_across_hardware_that_does_not_change_it(tiny_runner, tmp_path):
-    from coexplore.accuracy import ResultCache
-    from coexplore.cim import CimMacro
+@pytest.fixture
+def fresh_runner(proxy_dir, tiny_runner, tmp_path):
+    """A runner like ``tiny_runner`` on the same checkpoint, with an empty result cache."""
+    proxy = tiny_proxy(proxy_dir, cache_url=f"sqlite:///{tmp_path / 'cache.db'}")
+    yield EnosRunner(proxy, DesignPoint(), CimMacro(), choices=tiny_runner.choices)
+    proxy.close()
 
-    tiny_runner.cache = ResultCache(f"sqlite:///{tmp_path / 'cache.db'}")
-    try:
-        a = ["mac@cim", "mac@digital", "mac@cim", "binary@digital"]
-        first = tiny_runner.evaluate_assignment(a, steps=3)
-        more_macros = tiny_runner.evaluate_assignment(a, steps=3, cim_macro=CimMacro(n_macros=64))
-        finer_adc = tiny_runner.evaluate_assignment(a, steps=3, cim_macro=CimMacro(adc_bits=7))
-    finally:
-        tiny_runner.cache.dispose()
-        tiny_runner.cache = None
-    assert not first.extra["cache_hit"] and more_macros.extra["cache_hit"] and not finer_adc.extra["cache_hit"]
+
+def test_fixed_assignment_accuracy_is_cached_across_hardware_that_does_not_change_it(fresh_runner):
+    a = ["mac@cim", "mac@digital", "mac@cim", "binary@digital"]
+    first = fresh_runner.evaluate_assignment(a)
+    more_macros = fresh_runner.evaluate_assignment(a, cim_macro=CimMacro(n_macros=64))
+    finer_adc = fresh_runner.evaluate_assignment(a, cim_macro=CimMacro(adc_bits=7))
+    assert not first.cache_hit and more_macros.cache_hit and not finer_adc.cache_hit
     assert more_macros.accuracy == first.accuracy
     assert more_macros.cost.area_cim_mm2 > first.cost.area_cim_mm2
 
 
+def test_a_fixed_assignment_is_fine_tuned_by_the_proxy_and_cached_under_its_variant_key(fresh_runner):
+    a = ["binary@digital", "mac@cim", "mac@digital", "mac@cim"]
+    proxy = fresh_runner.proxy
+    cand = fresh_runner.evaluate_assignment(a)
+    assert proxy.training_runs == 1, "one fine-tune on the stored checkpoint (no second pretraining)"
+    assert proxy.cache.get(proxy.variant_key(fresh_runner.variant_choices(a))).accuracy == cand.accuracy
+    again = fresh_runner.evaluate_assignment(a)
+    assert again.cache_hit and again.accuracy == cand.accuracy and proxy.training_runs == 1
+
+
 def test_recorded_assignment_seeds_a_sampler_over_the_same_choices(tiny_runner):
-    objectives = [{"name": "accuracy", "direction": "maximize"}, {"name": "energy_j", "direction": "minimize"}]
-    study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=1))
-    study.set_user_attr("objectives", objectives)
-    record_trial(study, tiny_runner.baseline("mac@cim", steps=2), choices=tiny_runner.choices)
+    study = _study(ACC_ENERGY, sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=1))
+    record_trial(study, tiny_runner.baseline("mac@cim"), choices=tiny_runner.choices)
 
     def cost_only(trial: optuna.Trial) -> tuple[float, float]:
         a = [trial.suggest_categorical(f"op.{n}", list(tiny_runner.choices)) for n in tiny_runner.layer_names]
         return 0.5, tiny_runner.table.assignment_energy_j(a)
 
     study.optimize(cost_only, n_trials=3)
-    assert len(study.trials) == 4 and study.trials[0].user_attrs["source"] == "enos"
+    assert len(study.trials) == 4 and read_record(study.trials[0]).source == "enos"
     assert all(t.distributions == study.trials[0].distributions for t in study.trials[1:])

@@ -1,4 +1,5 @@
-"""Small test doubles for the PPA model and the accuracy proxy, for the driver's unit tests ONLY.
+"""Small test doubles for the PPA model and the accuracy proxy, for unit tests ONLY (driver,
+samplers, metric registry).
 
 They follow the real contracts (``coexplore.ppa.evaluate``'s result fields, ``ProxyEvaluator``'s
 ``layer_names``/``evaluate(plan)``) with simple closed forms, so driver behaviour (budget, resume,

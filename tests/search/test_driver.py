@@ -1,4 +1,4 @@
-"""The driver's contract, with small doubles for the PPA model and proxy: budget, attrs, failures, resume."""
+"""The driver's contract, with small doubles for the PPA model and proxy: budget, record, observers, failures, resume."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from coexplore.search import driver, pareto
+from coexplore import api
+from coexplore.record import ERROR_ATTR, FEASIBLE, read_record
+from coexplore.record.front import hypervolume_history, is_feasible, pareto_trials, study_front
+from coexplore.search import driver
 from coexplore.search.evaluate import TrialEvaluator
+from coexplore.search.loop import optimize, state_counts
+from coexplore.search.observers import ObserverGroup
+from coexplore.search.study import BUDGET_ATTR, StudyError
 from coexplore.search.study_config import load_study
-from tests.search.doubles import FakeProxy, fake_ppa, workload
+from tests.search.doubles import LAYERS, FakeProxy, fake_ppa, workload
 
 SPACE = {
     "hardware": {"pe_rows": {"type": "int", "low": 2, "high": 16, "step": 2},
@@ -21,6 +27,7 @@ SPACE = {
 }
 OBJECTIVES = {"objectives": ["accuracy", "energy_mj", "area_mm2"], "constraints": ["area_mm2 <= 3"],
               "reference_point": {"accuracy": 0.5, "energy_mj": 1.0, "area_mm2": 10.0}}
+DIRECTIONS = ["maximize", "minimize", "minimize"]
 
 
 def _study_file(tmp_path: Path, **over) -> Path:
@@ -39,73 +46,141 @@ def _evaluator(path: Path, proxy: FakeProxy | None = None) -> TrialEvaluator:
 def _run(tmp_path, **over):
     path = _study_file(tmp_path, **over)
     url = f"sqlite:///{tmp_path / 's.db'}"
-    return driver.start_study(path, storage=url, progress=False, evaluator=_evaluator(path)), url
+    return api.start_study(path, storage=url, tracking=False, evaluator=_evaluator(path)), url
+
+
+class Recorder:
+    """An observer that writes down what it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def on_study_start(self, study):
+        self.calls.append(("start", state_counts(study)["complete"]))
+
+    def on_trial_end(self, study, trial):
+        self.calls.append(("trial", trial.number, trial.state, state_counts(study)["complete"]))
+
+    def on_study_end(self, study):
+        self.calls.append(("end", state_counts(study)["complete"]))
+
+
+class Broken:
+    """An observer whose every hook raises (an MLflow server gone away)."""
+
+    def on_study_start(self, study):
+        raise RuntimeError("observer down")
+
+    def on_trial_end(self, study, trial):
+        raise RuntimeError("observer down")
+
+    def on_study_end(self, study):
+        raise RuntimeError("observer down")
 
 
 def test_study_stops_at_the_budget_of_complete_trials(tmp_path):
     result, _ = _run(tmp_path)
-    assert result.summary.complete == 12
+    assert result.summary.complete == 12 and result.trials_run == 12
     assert len(result.study.get_trials(states=(TrialState.COMPLETE,))) == 12
 
 
-def test_trials_carry_the_observer_contract_attributes(tmp_path):
+def test_every_complete_trial_carries_its_record_and_the_study_its_contract_attributes(tmp_path):
     result, _ = _run(tmp_path, n_trials=3)
-    t = result.study.trials[0]
-    assert {"metrics", "pe_type", "feasible", "infeasible_reason", "per_layer", "proxy_cache_hit"} <= set(t.user_attrs)
+    for t in result.study.get_trials(states=(TrialState.COMPLETE,)):
+        rec = read_record(t)
+        assert rec is not None and rec.pe_type == t.params["pe_type"] and rec.source == "sampler"
+        assert t.values == rec.values == [rec.metrics[m] for m in ("accuracy", "energy_mj", "area_mm2")]
+        assert set(rec.constraints) == {FEASIBLE, "area_mm2 <= 3"} and t.constraints == rec.constraints
+        assert [r["name"] for r in rec.per_layer] == LAYERS and isinstance(rec.proxy_cache_hit, bool)
+        assert rec.effective["pe_rows"] == t.params["pe_rows"] and len(rec.effective["weight_bits"]) == len(LAYERS)
+    assert result.study.metric_names == ["accuracy", "energy_mj", "area_mm2"]
     assert {"objectives", "reference_point", "constraints", "n_trials", "config"} <= set(result.study.user_attrs)
 
 
-def test_each_trial_records_the_hypervolume_of_the_front_so_far(tmp_path):
-    result, _ = _run(tmp_path)
-    trials = result.study.get_trials()
-    hvs = [t.user_attrs["hypervolume"] for t in trials]
-    assert hvs == sorted(hvs), "one process: the front only grows"
-    assert hvs[-1] == pytest.approx(result.summary.hypervolume) and hvs[-1] > 0
+def test_accuracy_drop_is_recorded_in_percentage_points(tmp_path):
+    result, _ = _run(tmp_path, n_trials=3)
+    for t in result.study.get_trials(states=(TrialState.COMPLETE,)):
+        m = read_record(t).metrics
+        assert m["accuracy_drop"] == pytest.approx((m["baseline_accuracy"] - m["accuracy"]) * 100)
 
 
-def test_on_trial_sees_the_counts_after_each_trial(tmp_path):
+def test_observers_are_told_of_the_start_every_trial_in_order_and_the_end(tmp_path):
     path = _study_file(tmp_path, n_trials=4)
-    cfg = load_study(path)
-    study = driver.ensure_study(cfg, f"sqlite:///{tmp_path / 's.db'}")
-    seen: list[tuple[int, int]] = []
-    ran = driver.optimize(study, _evaluator(path), 4, directions=cfg.objectives.directions,
-                          reference_point=cfg.objectives.reference,
-                          on_trial=lambda t, counts: seen.append((t.number, counts["complete"])))
-    assert ran == 4 and seen == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    session = driver.open_new(path, storage=f"sqlite:///{tmp_path / 's.db'}")
+    seen = Recorder()
+    result = driver.run(session, _evaluator(path), [seen])
+    assert result.trials_run == 4
+    assert seen.calls == [("start", 0), *[("trial", i, TrialState.COMPLETE, i + 1) for i in range(4)], ("end", 4)]
+
+
+def test_a_failing_observer_never_stops_the_study(tmp_path):
+    path = _study_file(tmp_path, n_trials=3)
+    seen = Recorder()
+    result = api.start_study(path, storage=f"sqlite:///{tmp_path / 's.db'}", tracking=False,
+                             observers=[Broken(), seen], evaluator=_evaluator(path))
+    assert result.summary.complete == 3 and len([c for c in seen.calls if c[0] == "trial"]) == 3
+
+
+def test_the_optimize_loop_runs_to_the_stored_budget_and_counts_this_processs_trials(tmp_path):
+    path = _study_file(tmp_path, n_trials=2)
+    study = driver.ensure_study(load_study(path), f"sqlite:///{tmp_path / 's.db'}")
+    assert optimize(study, _evaluator(path), 2, observers=ObserverGroup()) == 2
+    assert optimize(study, _evaluator(path), 2) == 0, "the budget is met: no trial runs"
+    study.set_user_attr(BUDGET_ATTR, 5)  # a resume elsewhere raised the budget
+    assert optimize(study, _evaluator(path), 2) == 3
+    assert state_counts(study)["complete"] == 5
+
+
+def test_the_summarys_hypervolume_is_that_of_the_feasible_front_of_every_trial(tmp_path):
+    result, _ = _run(tmp_path)
+    history = hypervolume_history(result.study.trials, DIRECTIONS, result.config.objectives.reference)
+    assert len(history) == 12
+    assert history[-1][1] == pytest.approx(result.summary.hypervolume) and result.summary.hypervolume > 0
 
 
 def test_infeasible_designs_violate_a_constraint_and_stay_off_the_front(tmp_path):
     result, _ = _run(tmp_path, n_trials=40)
     trials = result.study.get_trials(states=(TrialState.COMPLETE,))
-    infeasible = [t for t in trials if not t.user_attrs["feasible"]]
+    infeasible = [t for t in trials if not read_record(t).feasible]
     assert infeasible, "the space has GLBs below the doubles' 20 KiB feasibility bound"
-    assert all(max(t.constraints.values()) > 0 for t in infeasible)
-    assert any(t.constraints["feasible"] > 0 and t.user_attrs["infeasible_reason"] == "glb too small" for t in infeasible)
-    front = pareto.pareto_trials(trials, ["maximize", "minimize", "minimize"])
-    assert front and all(pareto.is_feasible(t) and t.user_attrs["metrics"]["area_mm2"] <= 3 for t in front)
+    assert all(not is_feasible(t) for t in infeasible)
+    assert any(t.constraints[FEASIBLE] > 0 and read_record(t).infeasible_reason == "glb too small" for t in infeasible)
+    front = pareto_trials(trials, DIRECTIONS)
+    assert front and all(is_feasible(t) and read_record(t).metrics["area_mm2"] <= 3 for t in front)
+    assert {t.number for t in study_front(result.study)} == {t.number for t in front}
+    assert result.summary.pareto_size == len(front)
 
 
 def test_repeated_model_side_choices_reuse_the_proxy(tmp_path):
     path = _study_file(tmp_path, n_trials=30)
     proxy = FakeProxy()
-    result = driver.start_study(path, storage=f"sqlite:///{tmp_path / 's.db'}", progress=False, evaluator=_evaluator(path, proxy))
+    result = api.start_study(path, storage=f"sqlite:///{tmp_path / 's.db'}", tracking=False,
+                             evaluator=_evaluator(path, proxy))
     assert proxy.runs == result.summary.proxy_evaluations < 30
 
 
 def test_a_crashing_trial_fails_alone(tmp_path):
     path = _study_file(tmp_path, n_trials=10)
-    result = driver.start_study(path, storage=f"sqlite:///{tmp_path / 's.db'}", progress=False,
-                                evaluator=_evaluator(path, FakeProxy(fail_pe="binary")))
+    result = api.start_study(path, storage=f"sqlite:///{tmp_path / 's.db'}", tracking=False,
+                             evaluator=_evaluator(path, FakeProxy(fail_pe="binary")))
     states = [t.state for t in result.study.trials]
     assert states.count(TrialState.COMPLETE) == 10 and TrialState.FAIL in states
     failed = [t for t in result.study.trials if t.state == TrialState.FAIL]
-    assert "proxy exploded" in failed[0].user_attrs["error"]
+    assert "proxy exploded" in failed[0].user_attrs[ERROR_ATTR] and read_record(failed[0]) is None
+
+
+def test_consecutive_failures_stop_the_study_with_the_last_error(tmp_path):
+    path = _study_file(tmp_path, n_trials=10, max_consecutive_failures=3,
+                       space={**SPACE, "model": {"pe_type": ["binary"]}})
+    with pytest.raises(StudyError, match="3 trials failed in a row.*proxy exploded on binary"):
+        api.start_study(path, storage=f"sqlite:///{tmp_path / 's.db'}", tracking=False,
+                        evaluator=_evaluator(path, FakeProxy(fail_pe="binary")))
 
 
 def test_resume_reads_the_config_from_storage_and_extends_the_budget(tmp_path):
     result, url = _run(tmp_path, n_trials=5)
     path = tmp_path / "study.yaml"
-    more = driver.resume_study("t", storage=url, n_trials=8, progress=False, evaluator=_evaluator(path))
+    more = api.resume_study("t", storage=url, n_trials=8, tracking=False, evaluator=_evaluator(path))
     assert more.summary.complete == 8 and more.trials_run == 3
     assert more.config.space == result.config.space
 
@@ -113,8 +188,8 @@ def test_resume_reads_the_config_from_storage_and_extends_the_budget(tmp_path):
 def test_starting_an_existing_study_with_another_config_is_refused(tmp_path):
     _, url = _run(tmp_path, n_trials=2)
     path = _study_file(tmp_path, n_trials=2, seed=7)
-    with pytest.raises(driver.StudyError, match="different config"):
-        driver.start_study(path, storage=url, progress=False, evaluator=_evaluator(path))
+    with pytest.raises(StudyError, match="different config"):
+        api.start_study(path, storage=url, tracking=False, evaluator=_evaluator(path))
 
 
 def test_a_stale_running_trial_is_failed_and_retried(tmp_path):
@@ -124,7 +199,7 @@ def test_a_stale_running_trial_is_failed_and_retried(tmp_path):
     dead = study.ask()  # a trial whose process "died": RUNNING, never told
     dead.suggest_categorical("pe_type", ["int8", "int4", "binary"])
     storage.record_heartbeat(dead._trial_id)
-    more = driver.resume_study("t", storage=url, n_trials=5, progress=False, evaluator=_evaluator(tmp_path / "study.yaml"))
+    more = api.resume_study("t", storage=url, n_trials=5, tracking=False, evaluator=_evaluator(tmp_path / "study.yaml"))
     states = {t.number: t.state for t in more.study.trials}
     assert states[dead.number] == TrialState.FAIL
     assert more.summary.complete == 5 and more.summary.running == 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from coexplore.record import mask_url
 from coexplore.search.storage import (
     DEFAULT_STORAGE_URL,
     STORAGE_ENV,
     StorageError,
-    mask_url,
     open_storage,
     proxy_cache_dir,
     resolve_storage_url,

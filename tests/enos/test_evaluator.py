@@ -1,4 +1,4 @@
-"""A hybrid trial: its metrics are hybrid_cost's, its accuracy is cached, its user_attrs follow the contract."""
+"""A hybrid trial: its metrics are hybrid_cost's, its accuracy is cached, and ENOS records the same trial record."""
 
 from __future__ import annotations
 
@@ -7,14 +7,20 @@ import math
 import optuna
 import pytest
 import torch
+import yaml
 
-from coexplore.accuracy import ProxyConfig, ProxyEvaluator
 from coexplore.cim import CimMacro, hybrid_cost
+from coexplore.enos import EnosRunner, HybridTrialEvaluator, record_trial
 from coexplore.hardware import DesignPoint
-from coexplore.search.hybrid import HybridTrialEvaluator
+from coexplore.record import read_record
+from coexplore.record.front import study_front
+from coexplore.search import driver
+from coexplore.search.loop import optimize
 from coexplore.search.objectives import parse_objectives
 from coexplore.search.operators import HybridChoice
 from coexplore.search.space import parse_space
+from coexplore.search.study_config import load_study
+from tests.search.tiny_study import write_tiny_study
 
 torch.set_num_threads(1)
 ASSIGNMENT = ["mac@cim", "l1@cim", "mac@digital", "shift1@digital"]
@@ -26,10 +32,8 @@ SPACE = {"hardware": {"pe_rows": {"type": "int", "low": 4, "high": 16, "step": 4
 
 
 @pytest.fixture(scope="module")
-def evaluator(tmp_path_factory) -> HybridTrialEvaluator:
-    folder = tmp_path_factory.mktemp("hybrid")
-    proxy = ProxyEvaluator(ProxyConfig(pretrain_epochs=2, finetune_steps=3, threads=1), cache_dir=folder,
-                           cache_url=f"sqlite:///{folder / 'cache.db'}")
+def evaluator(tiny_proxy_evaluator) -> HybridTrialEvaluator:
+    proxy = tiny_proxy_evaluator
     return HybridTrialEvaluator(parse_space(SPACE), parse_objectives(OBJECTIVES), proxy, proxy.workload())
 
 
@@ -38,7 +42,8 @@ def test_hybrid_trial_metrics_equal_hybrid_cost_of_its_design_and_assignment(eva
     out = evaluator.evaluate_hybrid(hw, HybridChoice(cim, ASSIGNMENT))
     cost = hybrid_cost(DesignPoint(**hw), CimMacro(**cim), evaluator.runner.workload, ASSIGNMENT, 8)
     assert out.metrics["energy_j"] == pytest.approx(cost.energy_j, rel=1e-12)
-    assert out.metrics["latency_s"] == pytest.approx(cost.latency_s, rel=1e-12)
+    assert out.metrics["latency_ms"] == pytest.approx(cost.latency_s * 1e3, rel=1e-12)
+    assert out.metrics["edp"] == pytest.approx(cost.energy_j * cost.latency_s, rel=1e-12)
     assert out.metrics["area_mm2"] == pytest.approx(cost.area_mm2, rel=1e-12)
     assert out.metrics["energy_mj"] == pytest.approx(cost.energy_j * 1e3, rel=1e-12)
     assert out.metrics["area_cim_mm2"] == pytest.approx(cost.area_cim_mm2) and out.metrics["cim_layers"] == 2
@@ -52,6 +57,7 @@ def test_hybrid_trial_records_choice_and_mode_per_layer_and_pe_type_hybrid(evalu
     assert [r["mode"] for r in out.per_layer] == ["cim", "cim", "digital", "digital"]
     assert {"name", "macs", "cycles", "energy_j", "utilization", "dram_bytes", "weight_bits", "act_bits"} <= set(out.per_layer[0])
     assert 0.0 <= out.metrics["accuracy"] <= 1.0
+    assert out.metrics["accuracy_drop"] == pytest.approx((out.metrics["baseline_accuracy"] - out.metrics["accuracy"]) * 100)
 
 
 def test_changing_only_digital_sizing_reuses_the_cached_accuracy(evaluator):
@@ -66,11 +72,44 @@ def test_an_invalid_design_is_infeasible_not_an_error(evaluator):
     assert all(math.isfinite(v) for v in out.values)
 
 
-def test_optuna_objective_sets_the_observer_contract_user_attrs(evaluator):
+def test_optuna_objective_writes_the_trial_record(evaluator):
     study = optuna.create_study(directions=["maximize", "minimize", "minimize"],
                                 sampler=optuna.samplers.RandomSampler(seed=3))
     study.optimize(evaluator, n_trials=1)
     trial = study.trials[0]
-    assert {"metrics", "pe_type", "feasible", "infeasible_reason", "per_layer", "proxy_cache_hit"} <= set(trial.user_attrs)
+    rec = read_record(trial)
+    assert rec.pe_type == "hybrid" and rec.source == "sampler" and trial.values == rec.values
+    assert trial.constraints == rec.constraints
     assert {f"op.{l}" for l in evaluator.layer_names} <= set(trial.params)
-    assert [r["choice"] for r in trial.user_attrs["per_layer"]] == [trial.params[f"op.{l}"] for l in evaluator.layer_names]
+    assert [r["choice"] for r in rec.per_layer] == [trial.params[f"op.{l}"] for l in evaluator.layer_names]
+    assert rec.effective["assignment"] == [trial.params[f"op.{l}"] for l in evaluator.layer_names]
+
+
+def test_for_the_same_assignment_enos_and_the_driver_record_identical_metrics(evaluator, tmp_path):
+    path = write_tiny_study(tmp_path, name="same", n_trials=1)
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, "space": SPACE, "objectives": OBJECTIVES}, sort_keys=False))
+    cfg = load_study(path)
+    study = driver.ensure_study(cfg, f"sqlite:///{tmp_path / 's.db'}")
+    hardware = {"pe_rows": 8, "cim.adc_bits": 4}
+    layers = evaluator.layer_names
+
+    # the driver: the study's loop runs its hybrid evaluator on the enqueued parameters
+    study.enqueue_trial({**hardware, **{f"op.{l}": a for l, a in zip(layers, ASSIGNMENT)}})
+    optimize(study, evaluator, 1)
+    by_driver = study.trials[0]
+
+    # ENOS: its own runner on the same proxy and design, recorded with record_trial
+    runner = EnosRunner(evaluator.proxy, DesignPoint(pe_rows=8), CimMacro(adc_bits=4),
+                        choices=cfg.space.operators.choices, bits=cfg.space.operators.bits)
+    by_enos = record_trial(study, runner.evaluate_assignment(ASSIGNMENT, "enos"), choices=runner.choices,
+                           extra_params=hardware,
+                           extra_distributions={k: by_driver.distributions[k] for k in hardware})
+
+    driver_rec, enos_rec = read_record(by_driver), read_record(by_enos)
+    assert (driver_rec.source, enos_rec.source) == ("sampler", "enos")
+    assert enos_rec.metrics == driver_rec.metrics
+    assert enos_rec.values == driver_rec.values and by_enos.values == by_driver.values
+    assert enos_rec.constraints == driver_rec.constraints and enos_rec.per_layer == driver_rec.per_layer
+    assert enos_rec.effective == driver_rec.effective
+    assert [t.number for t in study_front(study)] == [by_driver.number], "one design: one front entry"
