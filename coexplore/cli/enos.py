@@ -13,10 +13,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from coexplore.cli.common import err
+
 app = typer.Typer(help="Hybrid digital + CIM per-layer operator search (ENOS).", no_args_is_help=True)
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)  # tables unwrapped in logs
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class SearchMode(str, Enum):

@@ -131,8 +131,8 @@ def optimize(
     Args:
         study: the Optuna study (its storage may be shared with other workers).
         objective: the trial objective (records the trial, returns its objective values).
-        budget: COMPLETE trials wanted over all processes (a larger budget stored on the study by a
-            resume elsewhere is taken up).
+        budget: COMPLETE trials wanted over all processes, used when the study stores none; the
+            budget stored on the study wins (a resume elsewhere may change it while this runs).
         observers: told of study start, every trial this process finishes, and study end.
         max_consecutive_failures: stop with :class:`StudyError` after this many failures in a row.
         max_infeasible_trials: stop with :class:`StudyError` when this many trials completed and

@@ -1,0 +1,105 @@
+"""Bad input gets one clear line, the right exit status, and nothing is created or changed.
+
+One row per case: the command, the exit status (2 bad input, 1 runtime failure), a phrase the
+message must contain, and the check that the storage holds exactly what it held before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from coexplore.cli import app
+from tests.search.tiny_study import write_tiny_study
+
+runner = CliRunner()
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _study_file(tmp: Path, **changes) -> Path:
+    path = write_tiny_study(tmp, n_trials=2)
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _duplicate_key(tmp: Path) -> list[str]:
+    path = _study_file(tmp)
+    path.write_text(path.read_text() + "n_trials: 9999\n")
+    return ["study", "start", str(path)]
+
+
+def _not_utf8(tmp: Path) -> list[str]:
+    path = tmp / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    return ["study", "start", str(path)]
+
+
+def _mlflow_db_as_storage(tmp: Path) -> list[str]:
+    import sqlite3
+
+    db = tmp / "mlflow.db"
+    with sqlite3.connect(db) as conn:  # the shape of another tool's database
+        conn.execute("CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("CREATE TABLE runs (run_uuid TEXT PRIMARY KEY)")
+    return ["study", "start", str(_study_file(tmp)), "--storage", f"sqlite:///{db}"]
+
+
+def _space_with_duplicate_key(tmp: Path) -> list[str]:
+    space = tmp / "space.yaml"
+    space.write_text("hardware:\n  pe_rows: {type: int, low: 4, high: 8}\n  pe_rows: {type: int, low: 4, high: 16}\n"
+                     "model: {pe_type: [int8]}\n")
+    return ["study", "start", str(_study_file(tmp, space=str(space)))]
+
+
+CASES = {
+    "duplicate key in a study file": (_duplicate_key, 2, "duplicate key 'n_trials'"),
+    "study file not UTF-8": (_not_utf8, 2, "not UTF-8"),
+    "duplicate key in a space file": (_space_with_duplicate_key, 2, "duplicate key 'pe_rows'"),
+    "empty --name": (lambda t: ["study", "start", str(_study_file(t)), "--name", ""], 2, "--name"),
+    "path in --name": (lambda t: ["study", "start", str(_study_file(t)), "--name", "../../x"], 2, "--name"),
+    "seed beyond 2^32": (lambda t: ["study", "start", str(_study_file(t)), "--seed", str(2**40)], 2, "--seed"),
+    "in-memory storage": (lambda t: ["study", "start", str(_study_file(t)), "--storage", "sqlite://"], 1,
+                          "in-memory"),
+    "storage that is not a URL": (lambda t: ["study", "status", "x", "--storage", "notaurl"], 1,
+                                  "not a database URL"),
+    "another tool's database as storage": (_mlflow_db_as_storage, 1, "not an Optuna study storage"),
+    "unknown study": (lambda t: ["study", "status", "nope", "--storage", f"sqlite:///{t}/s.db"], 1,
+                      "no study storage"),
+    "unknown study to delete": (lambda t: ["study", "delete", "nope", "--yes"], 1, "no study storage"),
+    "unknown metric in objectives": (lambda t: ["study", "start", str(_study_file(
+        t, objectives={"objectives": ["speed"], "reference_point": {"speed": 1}}))], 2, "unknown metric 'speed'"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_gets_one_line_and_changes_nothing(case, tmp_path, monkeypatch):
+    make, code, phrase = CASES[case]
+    monkeypatch.chdir(tmp_path)
+    args = make(tmp_path)
+    before = _digest(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.output
+    assert phrase in result.output
+    assert "Traceback" not in result.output
+    assert _digest(tmp_path) == before, "nothing created or changed"
+
+
+def test_a_model_that_fails_to_build_leaves_no_half_created_study(tmp_path, monkeypatch):
+    """The model is built after the study is created (it may be any module:factory): the study is
+    rolled back, so its name stays free."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["study", "start", str(_study_file(tmp_path, model="os:getcwd")),
+                                 "--storage", f"sqlite:///{tmp_path}/s.db"])
+    assert result.exit_code == 2 and "not a torch.nn.Module" in result.output
+    listing = runner.invoke(app, ["study", "list", "--storage", f"sqlite:///{tmp_path}/s.db", "--format", "json"])
+    assert listing.output.strip() == "[]"
