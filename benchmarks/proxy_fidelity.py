@@ -7,7 +7,7 @@ types, bit widths and pinning; ``random``, plans drawn at random (Optuna's Rando
 the search space's own ``suggest``, so per-layer bits included) from ``spaces/quickstart.yaml`` and
 ``spaces/quidam.yaml``, which nobody tuned the proxy on. For every seed each plan gets the brief
 proxy (``ProxyEvaluator.evaluate(plan)``, what a study runs); the reference is the high-fidelity
-fine-tune (``fidelity="high"``: 10x the steps) at ``--reference-seed``, so seeds other than the
+fine-tune (``fidelity="high"``: 1,200 steps per fold at 8 bits, 10x the issue-3 brief budget) at ``--reference-seed``, so seeds other than the
 reference's are also judged against a model pretrained from another initialisation. Prints
 Kendall tau-b and Spearman rho per seed and set, their mean and minimum, and the brief proxy's
 seconds per evaluation (cold, no cache hits). ``--jobs`` worker processes share the result cache
@@ -173,7 +173,7 @@ def main() -> None:
     changed = " ".join(args.brief)
     summary = Table(
         title=f"proxy fidelity: brief ({bcfg.finetune_steps} steps x (1 + {bcfg.step_scale:g} d)"
-        f"{', ' + changed if changed else ''}) vs high ({cfg.high_fidelity_factor}x) at seed "
+        f"{', ' + changed if changed else ''}) vs high ({cfg.high_fidelity.steps} steps x (1 + {cfg.high_fidelity.step_scale:g} d)) at seed "
         f"{args.reference_seed}, digits CNN"
     )
     for col in ("plan set", "plans", "seed", "Kendall tau-b", "Spearman rho", "brief s / eval"):

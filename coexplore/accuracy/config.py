@@ -33,8 +33,28 @@ FINETUNE_RECIPE = {
 
 
 FIDELITIES = ("brief", "high")
-"""Fidelity levels of :meth:`ProxyEvaluator.evaluate`: the search's brief fine-tune, and a
-``high_fidelity_factor`` times longer one to re-check a front."""
+"""Fidelity levels of :meth:`ProxyEvaluator.evaluate`: the search's brief fine-tune, and a long
+one (:class:`HighFidelity`) to re-check a front."""
+
+
+class HighFidelity(BaseModel):
+    """The high-fidelity fine-tune that re-checks a front: its own step budget and learning rate.
+
+    Everything else (folds, distillation, BatchNorm re-estimation, batch size, seed) is the brief
+    recipe's. Separate fields, so that tuning the brief proxy for speed never moves the yardstick
+    it is measured against. The defaults are 10x the brief budget of issue 3 (120 steps).
+
+    Args:
+        steps: steps per fold for a plan at 8 bits; a plan at distance ``d`` from FP32 gets
+            ``steps x (1 + step_scale x d)``.
+        lr: peak Adam learning rate (cosine decay to 0).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int = Field(default=1200, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    step_scale: float = Field(default=2.0, ge=0)
 
 
 class ProxyConfig(BaseModel):
@@ -58,7 +78,7 @@ class ProxyConfig(BaseModel):
             (:func:`coexplore.accuracy.budget.finetune_steps`).
         distill_weight: weight of the distillation loss from the FP32 teacher (0: labels only).
         bn_reestimate: re-estimate BatchNorm statistics on the training data after the fine-tune.
-        high_fidelity_factor: the high-fidelity fine-tune runs this many times the brief's steps.
+        high_fidelity: the long fine-tune of ``evaluate(plan, fidelity="high")``.
         threads: torch intra-op threads; None: the cores this process may use, fewer for models
             too small to keep them busy (see :meth:`resolved_threads`).
         device: ``auto`` (GPU when present), ``cpu`` or ``cuda``/``cuda:N``.
@@ -89,7 +109,7 @@ class ProxyConfig(BaseModel):
     distill_weight: float = Field(default=1.0, ge=0, le=1)
     distill_temperature: float = Field(default=2.0, gt=0)
     bn_reestimate: bool = True
-    high_fidelity_factor: int = Field(default=10, ge=1)
+    high_fidelity: HighFidelity = HighFidelity()
     # Where and how fast; not part of any cache key.
     threads: int | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] | str = "auto"
@@ -146,6 +166,16 @@ class ProxyConfig(BaseModel):
         """The fields the FP32 checkpoint depends on (besides model and data)."""
         return {key: getattr(self, name) for key, name in PRETRAIN_RECIPE.items()}
 
-    def finetune_recipe(self) -> dict:
-        """The fields a fine-tuned accuracy depends on (besides plan, model, data, checkpoint)."""
-        return {key: getattr(self, name) for key, name in FINETUNE_RECIPE.items()}
+    def finetune_recipe(self, fidelity: str = "brief") -> dict:
+        """The fields a fine-tuned accuracy depends on (besides plan, model, data, checkpoint).
+
+        ``steps`` is the base budget (a plan at 8 bits); ``high`` takes steps, learning rate and
+        step scale from :attr:`high_fidelity`.
+        """
+        if fidelity not in FIDELITIES:
+            raise ValueError(f"fidelity: unknown {fidelity!r}; allowed: {', '.join(FIDELITIES)}")
+        recipe = {key: getattr(self, name) for key, name in FINETUNE_RECIPE.items()}
+        if fidelity == "high":
+            hf = self.high_fidelity
+            recipe.update(steps=hf.steps, lr=hf.lr, step_scale=hf.step_scale)
+        return recipe

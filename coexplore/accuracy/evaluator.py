@@ -14,7 +14,7 @@ from torch import nn
 
 from coexplore.accuracy.cache import ResultCache, load_checkpoint, save_checkpoint, stable_hash
 from coexplore.accuracy.budget import finetune_steps, fp32_distance
-from coexplore.accuracy.config import FIDELITIES, ProxyConfig
+from coexplore.accuracy.config import ProxyConfig
 from coexplore.accuracy.datasets import DATASETS, DatasetError, load_dataset
 from coexplore.accuracy.errors import ProxyError
 from coexplore.accuracy.folds import Fold, cv_folds
@@ -242,18 +242,16 @@ class ProxyEvaluator:
     def steps(self, plan: QuantPlan, fidelity: str = "brief") -> int:
         """Fine-tune steps (per fold) for ``plan`` at ``fidelity``: scaled by its distance from FP32.
 
-        ``brief``: ``finetune_steps x (1 + step_scale x d)``; ``high``: ``high_fidelity_factor``
-        times that. ``d`` is :func:`coexplore.accuracy.budget.fp32_distance` of the plan's bits.
+        ``brief``: ``finetune_steps x (1 + step_scale x d)``; ``high``: the same rule with
+        ``config.high_fidelity``'s steps and scale. ``d`` is
+        :func:`coexplore.accuracy.budget.fp32_distance` of the plan's bits.
         """
         weights, acts = plan.resolve(self.layer_names)
         return self._steps(fidelity, fp32_distance(weights, acts))
 
     def _steps(self, fidelity: str, distance: float) -> int:
-        if fidelity not in FIDELITIES:
-            raise ValueError(f"fidelity: unknown {fidelity!r}; allowed: {', '.join(FIDELITIES)}")
-        cfg = self.config
-        base = cfg.finetune_steps * (cfg.high_fidelity_factor if fidelity == "high" else 1)
-        return finetune_steps(base, cfg.step_scale, distance)
+        recipe = self.config.finetune_recipe(fidelity)
+        return finetune_steps(recipe["steps"], recipe["step_scale"], distance)
 
     def key(self, plan: QuantPlan, fidelity: str = "brief") -> str:
         """The cache key of ``plan`` at ``fidelity``: its per-layer quantizers, the checkpoints and
@@ -263,13 +261,14 @@ class ProxyEvaluator:
         key; a brief and a high-fidelity result never do (their step budgets differ).
         """
         layers = [s.canonical() for s in plan.layer_specs(self.layer_names)]
-        return self.variant_key({"layers": layers}, self.steps(plan, fidelity))
+        return self.variant_key({"layers": layers}, self.steps(plan, fidelity), fidelity)
 
-    def variant_key(self, choices: dict, steps: int | None = None) -> str:
+    def variant_key(self, choices: dict, steps: int | None = None, fidelity: str = "brief") -> str:
         """The cache key of a model-side variant described by ``choices`` (JSON-able): the choices,
-        the checkpoints, the fine-tune recipe (with ``steps``, default the brief budget at no
-        distance) and the cache version; nothing else."""
-        recipe = {**self.config.finetune_recipe(), "steps": steps or self._steps("brief", 0.0)}
+        the checkpoints, the fine-tune recipe at ``fidelity`` (with ``steps``, default the budget
+        at no distance) and the cache version; nothing else."""
+        recipe = self.config.finetune_recipe(fidelity)
+        recipe["steps"] = steps or self._steps(fidelity, 0.0)
         return stable_hash(
             {"v": CACHE_VERSION, "checkpoints": self._pretrain_keys, **choices, "recipe": recipe}
         )
@@ -279,8 +278,8 @@ class ProxyEvaluator:
 
         Args:
             plan: the quantization plan.
-            fidelity: ``"brief"`` (the search's proxy) or ``"high"`` (``high_fidelity_factor``
-                times the steps, to re-check a Pareto front); cached under separate keys.
+            fidelity: ``"brief"`` (the search's proxy) or ``"high"`` (the long fine-tune of
+                ``config.high_fidelity``, to re-check a Pareto front); cached under separate keys.
 
         Raises:
             QuantPlanError: the plan names unknown layers or bits a scheme cannot take.
@@ -330,7 +329,7 @@ class ProxyEvaluator:
             >>> ev.evaluate_variant({"kind": "enos", "layers": [...]}, build)  # doctest: +SKIP
         """
         steps = self._steps(fidelity, distance)
-        key = self.variant_key(choices, steps)
+        key = self.variant_key(choices, steps, fidelity)
         return self._evaluate(key, build, {**(detail or {}), "choices": choices}, fidelity, steps)
 
     def _evaluate(
@@ -350,16 +349,17 @@ class ProxyEvaluator:
                 steps,
             )
         baseline = self.baseline_accuracy
-        hits = sum(self._finetune(build, fold, steps) for fold in range(len(self.folds)))
+        recipe = {**self.config.finetune_recipe(fidelity), "steps": steps}
+        hits = sum(self._finetune(build, fold, recipe) for fold in range(len(self.folds)))
         acc = hits / sum(len(f.val_y) for f in self.folds)
         seconds = time.perf_counter() - start
-        recipe = {**self.config.finetune_recipe(), "steps": steps, "folds": len(self.folds)}
+        recipe["folds"] = len(self.folds)
         self.cache.put(
             key, acc, baseline, seconds, {**detail, "fidelity": fidelity, "recipe": recipe}
         )
         return ProxyResult(acc, baseline, baseline - acc, seconds, False, key, fidelity, steps)
 
-    def _finetune(self, build: VariantBuilder, fold: int, steps: int) -> int:
+    def _finetune(self, build: VariantBuilder, fold: int, recipe: dict) -> int:
         """Correctly classified validation images of ``fold`` after fine-tuning ``build``'s model.
 
         Distils from the fold's FP32 model (its logits on the training set, computed once) and
@@ -374,13 +374,13 @@ class ProxyEvaluator:
                 model,
                 t["train_x"],
                 t["train_y"],
-                steps=steps,
-                lr=cfg.lr,
+                steps=recipe["steps"],
+                lr=recipe["lr"],
                 batch_size=cfg.batch_size,
                 seed=cfg.seed + 1,
                 num_classes=self.data.num_classes,
                 weight_decay=cfg.weight_decay,
-                quant_lr=cfg.lr * cfg.quantizer_lr_scale,
+                quant_lr=recipe["lr"] * cfg.quantizer_lr_scale,
                 regularization_weight=cfg.distribution_loss_weight,
                 teacher_logits=t["teacher"],
                 distill_weight=cfg.distill_weight,

@@ -1,7 +1,7 @@
 """Re-checking plans at high fidelity, as multi-fidelity search does with its final candidates.
 
 A study ranks plans by the brief proxy; before its front is trusted, each distinct plan on it is
-fine-tuned ``high_fidelity_factor`` times longer (``ProxyEvaluator.evaluate(plan,
+fine-tuned for the long budget of ``ProxyConfig.high_fidelity`` (``ProxyEvaluator.evaluate(plan,
 fidelity="high")``, cached apart from the brief result) and the two rankings are compared. The
 study layer records the pairs on its trials and recomputes the front with the high-fidelity
 accuracies; this module only evaluates and compares.
@@ -41,7 +41,8 @@ class RecheckReport:
     rows: tuple[Recheck, ...]
     kendall_tau_b: float
     spearman_rho: float
-    high_steps_factor: int
+    high_steps: int
+    """The high-fidelity budget per fold for a plan at 8 bits (more for plans further from FP32)."""
 
     def high_accuracy(self, plan: QuantPlan, evaluator: ProxyEvaluator) -> float:
         """The high-fidelity accuracy of ``plan`` (any plan with the same quantizers)."""
@@ -92,4 +93,4 @@ def recheck(evaluator: ProxyEvaluator, plans: Iterable[QuantPlan]) -> RecheckRep
     tau, rho = rank_agreement(
         [r.brief.accuracy for r in rows.values()], [r.high.accuracy for r in rows.values()]
     )
-    return RecheckReport(tuple(rows.values()), tau, rho, evaluator.config.high_fidelity_factor)
+    return RecheckReport(tuple(rows.values()), tau, rho, evaluator.config.high_fidelity.steps)

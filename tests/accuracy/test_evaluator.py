@@ -10,7 +10,7 @@ import torch
 from coexplore.accuracy import ProxyConfig, ProxyError, ProxyEvaluator
 from coexplore.quant import QuantPlan, QuantPlanError
 
-TINY = {"pretrain_epochs": 2, "finetune_steps": 4, "threads": 1}
+TINY = {"pretrain_epochs": 2, "finetune_steps": 4, "threads": 1, "high_fidelity": {"steps": 12}}
 
 
 @pytest.fixture(scope="module")
@@ -175,14 +175,14 @@ def test_cifar10_resnet20_runs_end_to_end_on_small_batch_files(tmp_path: Path) -
     assert 0 <= r.accuracy <= 1 and not r.cache_hit
 
 
-def test_high_fidelity_runs_the_stated_factor_of_steps_and_is_cached_apart(
+def test_high_fidelity_runs_its_stated_budget_and_is_cached_apart(
     evaluator: ProxyEvaluator,
 ) -> None:
     plan = QuantPlan(pe_type="int8")
     brief = evaluator.evaluate(plan)
     high = evaluator.evaluate(plan, fidelity="high")
     assert (brief.fidelity, high.fidelity) == ("brief", "high")
-    assert high.steps == brief.steps * evaluator.config.high_fidelity_factor
+    assert (brief.steps, high.steps) == (4, 12)
     assert high.key != brief.key and not high.cache_hit
     again = evaluator.evaluate(plan, fidelity="high")
     assert again.cache_hit and again.accuracy == high.accuracy
@@ -196,7 +196,7 @@ def test_unknown_fidelity_is_an_error_naming_the_allowed_ones(evaluator: ProxyEv
 
 def test_plans_further_from_fp32_get_more_fine_tune_steps() -> None:
     ev = ProxyEvaluator.__new__(ProxyEvaluator)  # steps() needs only the config and layer names
-    ev.config = ProxyConfig(finetune_steps=100, step_scale=2.0)
+    ev.config = ProxyConfig(finetune_steps=100, step_scale=2.0, high_fidelity={"steps": 1000})
     ev.layer_names = ["a", "b", "c", "d"]
     int8 = ev.steps(QuantPlan(pe_type="int8"))
     int4 = ev.steps(QuantPlan(pe_type="int4"))
@@ -243,7 +243,7 @@ def test_recheck_evaluates_distinct_plans_at_both_fidelities_and_compares_ranks(
         QuantPlan(pe_type="int4", weight_bits=2, act_bits=2),
     ]
     report = evaluator.recheck(plans)
-    assert len(report.rows) == 3 and report.high_steps_factor == 10
+    assert len(report.rows) == 3 and report.high_steps == 12
     assert all(r.high.fidelity == "high" and r.brief.fidelity == "brief" for r in report.rows)
     assert -1 <= report.kendall_tau_b <= 1 or report.kendall_tau_b != report.kendall_tau_b
     assert report.high_accuracy(plans[1], evaluator) == report.rows[0].high.accuracy
