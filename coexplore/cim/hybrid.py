@@ -24,7 +24,8 @@ from coexplore.cim.choices import DEFAULT_CHOICES, OperatorChoice, lookup_choice
 from coexplore.cim.cost import ENERGY_COMPONENTS, CimLayerCost, cim_layer_costs, cim_tiles
 from coexplore.cim.macro import CimMacro
 from coexplore.cim.technology import CimTechnology, load_cim_technology
-from coexplore.hardware.design import NATIVE_BITS, DesignBatch, DesignPoint
+from coexplore.hardware.design import DesignBatch, DesignPoint
+from coexplore.hardware.pe.registry import native_bits
 from coexplore.ppa.derived import derived_totals
 from coexplore.workload.layer import Workload
 
@@ -53,7 +54,7 @@ def digital_layer_costs(design: DesignPoint, workload: Workload, pe_type: str, w
     """
     from coexplore.ppa import evaluate  # imported here: the PPA package imports nothing from cim
 
-    nw, na = NATIVE_BITS[pe_type]
+    nw, na = native_bits(pe_type)
     wb = np.minimum(np.asarray(weight_bits, dtype=np.int64), nw)
     ab = np.minimum(np.asarray(act_bits, dtype=np.int64), na)
     point = design.model_copy(update={"pe_type": pe_type, "weight_bits": nw, "act_bits": na})

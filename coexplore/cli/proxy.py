@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coexplore.hardware.design import PE_TYPES
+from coexplore.hardware.pe.registry import pe_type_names
 
 if TYPE_CHECKING:
     from coexplore.accuracy import ProxyConfig, ProxyEvaluator
@@ -132,7 +132,7 @@ def _open_evaluator(
 
 @app.command("evaluate")
 def evaluate(
-    pe_type: Annotated[str, typer.Option("--pe-type", help=f"PE type: {', '.join(PE_TYPES)}.")],
+    pe_type: Annotated[str, typer.Option("--pe-type", help="PE type: int16, int8, int4, lightpe1, lightpe2, binary (or a registered one).")],
     bits: Annotated[
         int | None,
         typer.Option("--bits", help="Weight bits of every layer (default: the PE's native)."),
@@ -185,8 +185,8 @@ def evaluate(
         _fail("--format", f"must be table or json, got {fmt!r}")
     if fidelity not in ("brief", "high"):
         _fail("--fidelity", f"must be brief or high, got {fidelity!r}")
-    if pe_type not in PE_TYPES:
-        _fail("--pe-type", f"unknown {pe_type!r}; allowed: {', '.join(PE_TYPES)}")
+    if pe_type not in pe_type_names():
+        _fail("--pe-type", f"unknown {pe_type!r}; allowed: {', '.join(pe_type_names())}")
     try:
         plan = QuantPlan(
             pe_type=pe_type,

@@ -8,18 +8,18 @@ from coexplore.hardware.characterization import (
 )
 from coexplore.hardware.design import (
     DATAFLOWS,
-    NATIVE_BITS,
-    PE_TYPES,
     DesignBatch,
     DesignError,
     DesignPoint,
     load_design,
 )
 from coexplore.hardware.fitting import FitReport, PolyCurve
+from coexplore.hardware.pe import PEType, get_pe_type, native_bits, pe_type_names, register_pe_type
 from coexplore.hardware.technology import TechError, TechnologyTable
 
 __all__ = [
-    "DATAFLOWS", "NATIVE_BITS", "PE_TYPES", "USER_QUANTITIES", "Characterization",
+    "DATAFLOWS", "USER_QUANTITIES", "Characterization", "PEType", "get_pe_type", "native_bits",
+    "pe_type_names", "register_pe_type",
     "CharacterizationError", "DesignBatch", "DesignError", "DesignPoint", "FitReport", "PolyCurve",
     "TechError", "TechnologyTable", "load_characterization", "load_design",
 ]

@@ -45,10 +45,14 @@ USER_QUANTITIES: dict[str, str] = {
 """Quantities a characterization file may fit, with their x variable and unit."""
 
 PE_QUANTITIES = ("mac_energy_pj", "pe_area_um2")
-PE_FAMILIES: dict[str, str] = {
-    "int": "int", "int16": "int", "int8": "int", "int4": "int",
-    "lightpe1": "lightpe1", "lightpe2": "lightpe2", "binary": "binary",
-}
+def pe_families() -> dict[str, str]:
+    """Names a characterization entry may give as ``pe`` -> the family whose curves it sets: every
+    registered PE type and every family (``int`` covers int16, int8 and int4)."""
+    from coexplore.hardware.pe.registry import PE_TYPE_REGISTRY
+
+    out = {p.family: p.family for p in PE_TYPE_REGISTRY.values()}
+    out.update({name: p.family for name, p in PE_TYPE_REGISTRY.items()})
+    return out
 
 
 class CharacterizationError(ValueError):
@@ -99,12 +103,13 @@ def _entry(path: Path, where: str, raw: dict) -> tuple[tuple[str, str], PolyCurv
         )
     fam = str(raw.get("family") or raw.get("pe_type") or "")
     if q in PE_QUANTITIES:
-        if fam not in PE_FAMILIES:
+        families = pe_families()
+        if fam not in families:
             raise CharacterizationError(
                 f"{path}: {where}.family: {q} needs a PE family, got {fam!r}; allowed: "
-                f"{', '.join(PE_FAMILIES)}"
+                f"{', '.join(families)}"
             )
-        fam = PE_FAMILIES[fam]
+        fam = families[fam]
     else:
         fam = ""
     try:

@@ -9,31 +9,13 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PE_TYPES: tuple[str, ...] = ("int16", "int8", "int4", "lightpe1", "lightpe2", "binary")
-"""PE types, in the order of their integer codes in a :class:`DesignBatch`."""
+from coexplore.hardware.pe.registry import get_pe_type, native_bits, pe_type_names
 
 DATAFLOWS: tuple[str, ...] = ("row_stationary", "weight_stationary", "output_stationary")
 """Dataflows, in the order of their integer codes in a :class:`DesignBatch`."""
 
-NATIVE_BITS: dict[str, tuple[int, int]] = {
-    # pe_type: (weight bits, activation bits) the PE datapath is built for.
-    # LightPE-1 stores a sign + 3-bit exponent, LightPE-2 two such terms (LightNN, Ding et al. 2017);
-    # both take 8-bit activations as in QUIDAM (Inci et al. 2022).
-    "int16": (16, 16),
-    "int8": (8, 8),
-    "int4": (4, 4),
-    "lightpe1": (4, 8),
-    "lightpe2": (8, 8),
-    "binary": (1, 1),
-}
-
-NATIVE_BITS_BY_CODE: np.ndarray = np.array([NATIVE_BITS[name] for name in PE_TYPES], dtype=np.float64)
-""":data:`NATIVE_BITS` as a ``types x 2`` float array indexed by PE type code (weight, activation)."""
-NATIVE_BITS_BY_CODE.flags.writeable = False
-
-PeType = Literal["int16", "int8", "int4", "lightpe1", "lightpe2", "binary"]
 Dataflow = Literal["row_stationary", "weight_stationary", "output_stationary"]
 
 
@@ -59,7 +41,7 @@ class DesignPoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pe_type: PeType = "int8"
+    pe_type: str = "int8"
     weight_bits: int | None = Field(default=None, ge=1, le=16)
     act_bits: int | None = Field(default=None, ge=1, le=16)
     pe_rows: int = Field(default=12, ge=1, le=1024)
@@ -76,9 +58,19 @@ class DesignPoint(BaseModel):
     first_fill: bool = False
     dram_full_duplex: bool = False
 
+    @field_validator("pe_type")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        get_pe_type(v)
+        return v
+
     @model_validator(mode="after")
     def _native_bits(self) -> DesignPoint:
-        w, a = NATIVE_BITS[self.pe_type]
+        w, a = native_bits(self.pe_type)
+        for key, have, native in (("weight_bits", self.weight_bits, w), ("act_bits", self.act_bits, a)):
+            if have is not None and have > native:
+                raise ValueError(f"{key}: {have} bits is more than a {self.pe_type} PE holds ({native}); "
+                                 f"use at most {native}, or a wider PE type")
         if self.weight_bits is None:
             object.__setattr__(self, "weight_bits", w)
         if self.act_bits is None:
@@ -143,7 +135,7 @@ def load_design(path: str | Path) -> DesignPoint:
 class DesignBatch:
     """D design points as parallel arrays (shape ``D``); the input of the vectorized evaluator.
 
-    ``pe_type`` and ``dataflow`` hold integer codes into :data:`PE_TYPES` / :data:`DATAFLOWS`.
+    ``pe_type`` and ``dataflow`` hold integer codes into :func:`pe_type_names` / :data:`DATAFLOWS`.
     """
 
     pe_type: np.ndarray
@@ -180,7 +172,7 @@ class DesignBatch:
             for name, col in cols.items():
                 v = getattr(p, name)
                 if name == "pe_type":
-                    v = PE_TYPES.index(v)
+                    v = pe_type_names().index(v)
                 elif name == "dataflow":
                     v = DATAFLOWS.index(v)
                 col.append(v)
@@ -195,7 +187,7 @@ class DesignBatch:
                 continue
             v = np.asarray(cols[f.name])
             if f.name in ("pe_type", "dataflow") and v.dtype.kind in "UO":
-                names = PE_TYPES if f.name == "pe_type" else DATAFLOWS
+                names = pe_type_names() if f.name == "pe_type" else DATAFLOWS
                 v = np.array([names.index(x) for x in v], dtype=np.int64)
             dtype = np.float64 if f.name in ("glb_kib", "dram_gbps", "clock_mhz", "tech_nm") else np.int64
             dtype = _OPTIONAL_COLUMNS.get(f.name, dtype)
@@ -205,7 +197,7 @@ class DesignBatch:
     def point(self, i: int) -> DesignPoint:
         """The i-th design point as a :class:`DesignPoint`."""
         kw = {f.name: getattr(self, f.name)[i].item() for f in fields(self)}
-        kw["pe_type"] = PE_TYPES[kw["pe_type"]]
+        kw["pe_type"] = pe_type_names()[kw["pe_type"]]
         kw["dataflow"] = DATAFLOWS[kw["dataflow"]]
         return DesignPoint(**kw)
 

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from coexplore.hardware.characterization import Characterization, load_characterization
-from coexplore.hardware.design import NATIVE_BITS_BY_CODE, PE_TYPES
+from coexplore.hardware.pe.registry import PE_TYPE_REGISTRY, native_bits_by_code, pe_type_names
 from coexplore.hardware.fitting import FitReport, PolyCurve
 
 
@@ -181,7 +181,7 @@ class TechnologyTable:
 
     def pe_area_um2(self, pe_code: np.ndarray, node_nm: np.ndarray | float | None = None) -> np.ndarray:
         """PE logic area (um^2) by PE type code, at the type's native bits (and ``node_nm``)."""
-        native = NATIVE_BITS_BY_CODE[np.asarray(pe_code)]
+        native = native_bits_by_code()[np.asarray(pe_code)]
         area = self._by_type("area_um2", pe_code, native[..., 0], native[..., 1])
         return self._at(area, node_nm, self.area_scale)
 
@@ -199,7 +199,7 @@ class TechnologyTable:
         out = np.empty(code.shape, dtype=np.float64)
         for i in np.unique(code):
             m = code == i
-            out[m] = getattr(_pe_model(PE_TYPES[int(i)]), method)(self, wb[m], ab[m])
+            out[m] = getattr(_pe_model(pe_type_names()[int(i)]), method)(self, wb[m], ab[m])
         return out
 
     # ---------------------------------------------------------------- memories
@@ -278,9 +278,7 @@ class TechnologyTable:
 
 
 def _pe_model(name: str):
-    from coexplore.hardware.pe import PE_MODELS
-
-    return PE_MODELS[name]
+    return PE_TYPE_REGISTRY[name].model
 
 
 _REQUIRED_CURVES = ("int_mult_energy_pj", "int_add_energy_pj", "int_mult_area_um2", "int_add_area_um2",

@@ -17,7 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from coexplore.hardware.design import DATAFLOWS, NATIVE_BITS_BY_CODE, DesignBatch, DesignPoint
+from coexplore.hardware.design import DATAFLOWS, DesignBatch, DesignPoint
+from coexplore.hardware.pe.registry import native_bits_by_code
 from coexplore.hardware.technology import TechnologyTable
 from coexplore.ppa.dataflows import DATAFLOW_MODELS, ArrayCosts, MappingInputs
 from coexplore.ppa.dataflows._base import FILTER_SPAD_TOO_SMALL, IFMAP_SPAD_TOO_SMALL
@@ -155,7 +156,8 @@ def evaluate(
     wb = _per_layer_bits(weight_bits, designs.weight_bits, d, n_layers, "weight_bits")
     ab = _per_layer_bits(act_bits, designs.act_bits, d, n_layers, "act_bits")
     code = designs.pe_type
-    nw, na = NATIVE_BITS_BY_CODE[code, 0], NATIVE_BITS_BY_CODE[code, 1]
+    native = native_bits_by_code()
+    nw, na = native[code, 0], native[code, 1]
     passes = np.ceil(wb / nw[:, None]) * np.ceil(ab / na[:, None])
     wb_op, ab_op = np.minimum(wb, nw[:, None]), np.minimum(ab, na[:, None])
     e_scale = tech.energy_scale(designs.tech_nm)[:, None]

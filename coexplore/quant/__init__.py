@@ -22,7 +22,7 @@ from coexplore.quant._binary import BinaryActQuantizer, BinaryWeightQuantizer, d
 from coexplore.quant._pow2 import PowerOfTwoWeightQuantizer, greedy_power_of_two
 from coexplore.quant._registry import (
     ACT_QUANTIZERS,
-    PE_WEIGHT_SCHEME,
+    weight_scheme,
     WEIGHT_QUANTIZERS,
     LayerQuantSpec,
     layer_spec,
@@ -32,7 +32,7 @@ from coexplore.quant.plan import QuantPlan, QuantPlanError
 
 __all__ = [
     "ACT_QUANTIZERS",
-    "PE_WEIGHT_SCHEME",
+    "weight_scheme",
     "WEIGHT_QUANTIZERS",
     "ActQuantizer",
     "BinaryActQuantizer",

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from coexplore.quant._base import ActQuantizer, WeightQuantizer
+from coexplore.hardware.pe.registry import get_pe_type
 from coexplore.quant._binary import BinaryActQuantizer, BinaryWeightQuantizer
 from coexplore.quant._pow2 import PowerOfTwoWeightQuantizer
 from coexplore.quant._uniform import UniformActQuantizer, UniformWeightQuantizer
@@ -29,16 +30,19 @@ ACT_QUANTIZERS: dict[str, type[ActQuantizer]] = {
 }
 """Activation quantizer class by scheme name."""
 
-PE_WEIGHT_SCHEME: dict[str, tuple[str, dict[str, Any]]] = {
-    # pe_type: (weight scheme, its options). Activations are uniform for every PE type; any layer
-    # at 1 bit (weights or activations) is binary whatever the PE type.
-    "int16": ("uniform", {}),
-    "int8": ("uniform", {}),
-    "int4": ("uniform", {}),
-    "lightpe1": ("pow2", {"terms": 1}),
-    "lightpe2": ("pow2", {"terms": 2}),
-    "binary": ("binary", {}),
-}
+def weight_scheme(pe_type: str) -> tuple[str, dict[str, Any]]:
+    """(weight scheme, its options) of a PE type, from the PE-type registry. Activations are
+    uniform for every PE type; any layer at 1 bit (weights or activations) is binary whatever the
+    PE type.
+
+    Raises:
+        ValueError: an unknown PE type (the message lists the registered ones).
+    """
+    try:
+        pe = get_pe_type(pe_type)
+    except ValueError as exc:
+        raise ValueError(f"pe_type: {exc}") from None
+    return pe.weight_scheme, dict(pe.weight_options)
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,7 @@ def layer_spec(pe_type: str, name: str, weight_bits: int, act_bits: int) -> Laye
     A layer at 1 bit is binarized; a layer above 1 bit on a binary PE (a pinned first or last
     layer) is uniform INT-n, as BNNs keep those layers at higher precision.
     """
-    if pe_type not in PE_WEIGHT_SCHEME:
-        raise ValueError(f"pe_type: unknown {pe_type!r}; allowed: {', '.join(PE_WEIGHT_SCHEME)}")
-    scheme, options = PE_WEIGHT_SCHEME[pe_type]
+    scheme, options = weight_scheme(pe_type)
     if weight_bits == 1:
         scheme, options = "binary", {}
     elif scheme == "binary":

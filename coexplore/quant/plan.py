@@ -6,9 +6,9 @@ import fnmatch
 import json
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from coexplore.hardware.design import NATIVE_BITS, PeType
+from coexplore.hardware.pe.registry import get_pe_type, native_bits
 from coexplore.quant._registry import LayerQuantSpec, layer_spec
 
 
@@ -35,16 +35,22 @@ class QuantPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pe_type: PeType = "int8"
+    pe_type: str = "int8"
     weight_bits: int | None = Field(default=None, ge=1, le=16)
     act_bits: int | None = Field(default=None, ge=1, le=16)
     layer_weight_bits: dict[str, int] = Field(default_factory=dict)
     layer_act_bits: dict[str, int] = Field(default_factory=dict)
     pin_first_last: int | None = Field(default=None, ge=1, le=16)
 
+    @field_validator("pe_type")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        get_pe_type(v)
+        return v
+
     def default_bits(self) -> tuple[int, int]:
         """Default (weight, activation) bits: the plan's, else the PE type's native bits."""
-        w, a = NATIVE_BITS[self.pe_type]
+        w, a = native_bits(self.pe_type)
         return (self.weight_bits or w, self.act_bits or a)
 
     def resolve(self, layer_names: Sequence[str]) -> tuple[list[int], list[int]]:

@@ -21,7 +21,7 @@ operator x mode choices) and ``cim:``/``cim_fixed:`` (CIM macro axes); see
 
 ``weight_bits``/``act_bits`` are conditional: they are searched only for the PE types in their
 ``pe_types`` (default: integer PE types for weights, all but binary for activations); the other PE
-types run at their native precision (:data:`coexplore.hardware.NATIVE_BITS`). A chosen width above
+types run at their native precision (:func:`coexplore.hardware.native_bits`). A chosen width above
 the PE type's native width is clipped to it (the datapath cannot hold more bits).
 
 Grid discretization (:meth:`SearchSpace.hardware_grid`): categorical -> its choices; int -> every
@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-import math
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
-from coexplore.hardware.design import NATIVE_BITS, PE_TYPES, DesignPoint, PeType
+from coexplore.hardware.design import DesignPoint
+from coexplore.hardware.pe.registry import get_pe_type, native_bits, pe_type_names
 from coexplore.search.configio import ConfigError, read_yaml, validate
 from coexplore.search.operators import OperatorSpace, operator_problems
 
@@ -50,124 +50,16 @@ HARDWARE_FIELDS: tuple[str, ...] = tuple(
 )
 """DesignPoint fields a space may search or fix (precision belongs to the model section)."""
 
-INTEGER_PE_TYPES: tuple[str, ...] = ("int16", "int8", "int4")
-_FLOAT_GRID_POINTS = 5
+from coexplore.search.params import CategoricalParam, FloatParam, HardwareParam, IntParam, _Strict  # noqa: F401
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _registered_pe(v: str) -> str:
+    get_pe_type(v)
+    return v
 
 
-P = TypeVar("P", "IntParam", "FloatParam")
-
-
-def _check_range(p: P, stepped: bool) -> P:
-    """A numeric axis's own checks: a non-empty range, and no step on a log axis."""
-    if p.high < p.low:
-        raise ValueError(f"empty range: high ({p.high}) must be >= low ({p.low})")
-    if p.log and stepped:
-        raise ValueError("log: true cannot be combined with step (Optuna forbids it)")
-    return p
-
-
-class IntParam(_Strict):
-    """Integer axis from ``low`` to ``high`` inclusive, every ``step``; ``log`` samples log-uniformly."""
-
-    type: Literal["int"]
-    low: int = Field(gt=0)
-    high: int = Field(gt=0)
-    step: int = Field(default=1, ge=1)
-    log: bool = False
-    grid: list[int] | None = Field(default=None, min_length=1)
-
-    @model_validator(mode="after")
-    def _range(self) -> IntParam:
-        return _check_range(self, stepped=self.step != 1)
-
-    def grid_values(self) -> list[int]:
-        """Values enumerated by the grid."""
-        if self.grid is not None:
-            return list(self.grid)
-        if self.log:
-            vals, v = [], self.low
-            while v < self.high:
-                vals.append(v)
-                v *= 2
-            return vals + [self.high]
-        return list(range(self.low, self.high + 1, self.step))
-
-    def sample(self, rng: np.random.Generator, n: int) -> list[int]:
-        """n random values (log-uniform when ``log``)."""
-        if self.log:
-            u = rng.uniform(math.log(self.low), math.log(self.high + 1), n)
-            return [int(min(self.high, max(self.low, math.floor(math.exp(x))))) for x in u]
-        k = (self.high - self.low) // self.step
-        return [int(self.low + self.step * i) for i in rng.integers(0, k + 1, n)]
-
-    def suggest(self, trial: Any, name: str) -> int:
-        """Ask an Optuna trial for this axis."""
-        return trial.suggest_int(name, self.low, self.high, step=self.step, log=self.log)
-
-
-class FloatParam(_Strict):
-    """Real axis from ``low`` to ``high``; optional ``step``; ``log`` samples log-uniformly."""
-
-    type: Literal["float"]
-    low: float = Field(gt=0)
-    high: float = Field(gt=0)
-    step: float | None = Field(default=None, gt=0)
-    log: bool = False
-    grid: list[float] | None = Field(default=None, min_length=1)
-
-    @model_validator(mode="after")
-    def _range(self) -> FloatParam:
-        return _check_range(self, stepped=self.step is not None)
-
-    def grid_values(self) -> list[float]:
-        """Values enumerated by the grid."""
-        if self.grid is not None:
-            return list(self.grid)
-        if self.step is not None:
-            n = math.floor((self.high - self.low) / self.step + 1e-9)
-            return [self.low + i * self.step for i in range(n + 1)]
-        if self.log:
-            return [float(v) for v in np.geomspace(self.low, self.high, _FLOAT_GRID_POINTS)]
-        return [float(v) for v in np.linspace(self.low, self.high, _FLOAT_GRID_POINTS)]
-
-    def sample(self, rng: np.random.Generator, n: int) -> list[float]:
-        """n random values (log-uniform when ``log``, on the step lattice when ``step``)."""
-        if self.log:
-            return [float(v) for v in np.exp(rng.uniform(math.log(self.low), math.log(self.high), n))]
-        if self.step is not None:
-            vals = self.grid_values()
-            return [vals[i] for i in rng.integers(0, len(vals), n)]
-        return [float(v) for v in rng.uniform(self.low, self.high, n)]
-
-    def suggest(self, trial: Any, name: str) -> float:
-        """Ask an Optuna trial for this axis."""
-        return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
-
-
-class CategoricalParam(_Strict):
-    """A list of allowed values (numbers or names such as dataflows)."""
-
-    type: Literal["categorical"]
-    choices: list[int | float | str] = Field(min_length=1)
-
-    def grid_values(self) -> list:
-        """Values enumerated by the grid."""
-        return list(self.choices)
-
-    def sample(self, rng: np.random.Generator, n: int) -> list:
-        """n random choices."""
-        return [self.choices[i] for i in rng.integers(0, len(self.choices), n)]
-
-    def suggest(self, trial: Any, name: str) -> Any:
-        """Ask an Optuna trial for this axis."""
-        return trial.suggest_categorical(name, list(self.choices))
-
-
-HardwareParam = Annotated[IntParam | FloatParam | CategoricalParam, Field(discriminator="type")]
+PEName = Annotated[str, AfterValidator(_registered_pe)]
+"""A registered PE type name (:mod:`coexplore.hardware.pe.registry`)."""
 
 
 class BitsParam(_Strict):
@@ -175,13 +67,13 @@ class BitsParam(_Strict):
 
     choices: list[Annotated[int, Field(ge=1, le=16)]] = Field(min_length=1)
     per: Literal["network", "group", "layer"] = "network"
-    pe_types: list[PeType] | None = None
+    pe_types: list[PEName] | None = None
 
 
 class ModelSpace(_Strict):
     """Model-side choices: PE type and (conditional) precision per network/group/layer."""
 
-    pe_type: list[PeType] = Field(min_length=1)
+    pe_type: list[PEName] = Field(min_length=1)
     weight_bits: BitsParam | None = None
     act_bits: BitsParam | None = None
     groups: dict[str, list[str]] = Field(default_factory=dict)
@@ -202,7 +94,10 @@ class ModelSpace(_Strict):
             return ()
         if bits.pe_types is not None:
             return tuple(bits.pe_types)
-        default = INTEGER_PE_TYPES if key == "weight_bits" else tuple(p for p in PE_TYPES if p != "binary")
+        if key == "weight_bits":  # uniform INT weights: any narrower width is a valid choice
+            default = tuple(p for p in pe_type_names() if get_pe_type(p).integer)
+        else:  # every PE type with multi-bit activations
+            default = tuple(p for p in pe_type_names() if native_bits(p)[1] > 1)
         return tuple(p for p in default if p in self.pe_type)
 
 
@@ -259,7 +154,7 @@ class SearchSpace(_Strict):
         cols: dict[str, list] = {k: [] for k in base}
         for row in rows:
             full = {**base, **row}
-            w, a = NATIVE_BITS[full["pe_type"]]
+            w, a = native_bits(full["pe_type"])
             full["weight_bits"], full["act_bits"] = w, a
             for k, col in cols.items():
                 col.append(full[k])
@@ -307,7 +202,7 @@ class SearchSpace(_Strict):
         hw = dict(self.fixed)
         for name, p in self.hardware.items():
             hw[name] = p.suggest(trial, name)
-        native_w, native_a = NATIVE_BITS[pe]
+        native_w, native_a = native_bits(pe)
         bits: dict[str, dict[str, int]] = {}
         default: dict[str, int] = {"weight_bits": native_w, "act_bits": native_a}
         for key, native in (("weight_bits", native_w), ("act_bits", native_a)):

@@ -43,11 +43,12 @@ def open_storage(
     heartbeat_interval: int | None = 10,
     grace_period: int | None = None,
     max_retry: int = 3,
-) -> optuna.storages.RDBStorage:
+) -> optuna.storages.BaseStorage:
     """Open (and on ``create``, create) an RDB storage with heartbeats and retry of stale trials.
 
     Args:
-        url: SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg2://user@host/db``, ...).
+        url: SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg2://user@host/db``, ...), or
+            ``grpc://HOST:PORT`` for Optuna's gRPC storage proxy (:mod:`coexplore.search.grpc`).
         create: make the SQLite folder if missing; with False a missing SQLite file is an error
             (read-only commands never create storage).
         heartbeat_interval: seconds between heartbeats of a running trial (None: no heartbeats).
@@ -58,6 +59,8 @@ def open_storage(
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     check_storage_url(url)
+    if url.startswith("grpc:"):
+        return _open_grpc(url, heartbeat_interval, grace_period, max_retry)
     db = sqlite_path(url)
     if db is not None:
         if not create and not db.exists():
@@ -98,6 +101,36 @@ _OWN_TABLES = frozenset({"studies", "trials", "version_info", "alembic_version",
 """Tables of an Optuna storage coexplore may find (its proxy result cache lives beside them)."""
 
 
+def _open_grpc(url: str, heartbeat_interval: int | None, grace_period: int | None,
+               max_retry: int) -> optuna.storages.BaseStorage:
+    """A client of Optuna's gRPC storage proxy (``coexplore storage serve``), with heartbeats."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    from coexplore.search import grpc_cache  # noqa: F401 - registers the proxy result cache for grpc://
+    from coexplore.search.grpc import HeartbeatGrpcStorage, grpc_address
+
+    try:
+        host, port = grpc_address(url)
+    except ValueError as exc:
+        raise StorageError(f"storage {exc}") from None
+    callback = RetryHeartbeatStaleTrialCallback(max_retry=max_retry) if heartbeat_interval is not None else None
+    try:
+        storage = HeartbeatGrpcStorage(host, port, heartbeat_interval=heartbeat_interval,
+                                       grace_period=grace_period, heartbeat_stale_trial_callback=callback)
+        storage.wait_server_ready(timeout=_GRPC_CONNECT_S)
+    except ImportError:
+        raise StorageError(f"storage {url}: grpcio is not installed (`pip install grpcio`, or scripts/setup.sh)") from None
+    except ConnectionError:
+        raise StorageError(f"cannot open storage {url}: no gRPC storage proxy answers there within "
+                           f"{_GRPC_CONNECT_S:.0f} s (start one with `coexplore storage serve --storage URL "
+                           f"--port {port}`)") from None
+    return storage
+
+
+_GRPC_CONNECT_S = float(os.environ.get("COEXPLORE_GRPC_CONNECT_S", "30"))
+"""How long opening a ``grpc://`` storage waits for the proxy to answer."""
+
+
 def check_storage_url(url: str) -> None:
     """Refuse URLs that cannot hold a study: in-memory SQLite keeps nothing after the process ends.
 
@@ -108,8 +141,8 @@ def check_storage_url(url: str) -> None:
         raise StorageError(f"storage {mask_url(url)}: an in-memory database keeps nothing when the process ends; "
                            "use a file, e.g. sqlite:///coexplore-runs/coexplore.db")
     if "://" not in url:
-        raise StorageError(f"storage {mask_url(url)}: not a database URL; expected e.g. sqlite:///path.db or "
-                           "postgresql://user@host/db")
+        raise StorageError(f"storage {mask_url(url)}: not a database URL; expected e.g. sqlite:///path.db, "
+                           "postgresql://user@host/db or grpc://HOST:PORT")
 
 
 def foreign_tables(url: str) -> list[str]:
@@ -171,14 +204,22 @@ def _fast_sqlite(engine) -> None:
 
 
 def proxy_cache_dir(url: str) -> Path:
-    """Folder for the proxy's FP32 checkpoints: ``proxy-cache/`` beside an SQLite storage, else under ./coexplore-runs/."""
+    """Folder for the proxy's FP32 checkpoints: ``$COEXPLORE_PROXY_CACHE_DIR``, else ``proxy-cache/``
+    beside an SQLite storage, else under ./coexplore-runs/ (each gRPC or PostgreSQL worker pretrains
+    once into its own folder unless they share one)."""
+    if os.environ.get(PROXY_CACHE_ENV):
+        return Path(os.environ[PROXY_CACHE_ENV])
     db = sqlite_path(url)
     return (db.parent if db is not None else Path("coexplore-runs")) / "proxy-cache"
 
 
+PROXY_CACHE_ENV = "COEXPLORE_PROXY_CACHE_DIR"
+"""Environment variable naming the FP32 checkpoint folder (e.g. on a file system workers share)."""
+
+
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     """Names of the studies in ``storage``."""
-    return [s.study_name for s in storage.get_all_studies()]
+    return [s.study_name for s in storage.get_all_studies() if s.study_name != "coexplore-proxy-cache"]
 
 
 def fail_orphan_trials(study: optuna.Study, storage: optuna.storages.BaseStorage | None) -> list[int]:
@@ -209,7 +250,7 @@ def fail_orphan_trials(study: optuna.Study, storage: optuna.storages.BaseStorage
     with storage.engine.connect() as conn:
         beating = {r[0] for r in conn.execute(sqlalchemy.text("SELECT trial_id FROM trial_heartbeats"))}
     failed = []
-    callback = storage.get_failed_trial_callback()
+    callback = storage.get_heartbeat_stale_trial_callback()
     for trial_id, number in ids.items():
         if trial_id in beating or not storage.set_trial_state_values(trial_id, TrialState.FAIL):
             continue

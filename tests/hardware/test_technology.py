@@ -7,7 +7,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from coexplore.hardware import NATIVE_BITS, PE_TYPES
+from coexplore.hardware import native_bits, pe_type_names
+
+PE_TYPES = pe_type_names()
 from coexplore.hardware.technology import TechError, TechnologyTable
 
 CODE = {name: i for i, name in enumerate(PE_TYPES)}
@@ -19,7 +21,7 @@ def tech() -> TechnologyTable:
 
 
 def _mac(tech: TechnologyTable, pe: str) -> float:
-    w, a = NATIVE_BITS[pe]
+    w, a = native_bits(pe)
     return float(tech.mac_energy_pj(np.array([CODE[pe]]), w, a)[0])
 
 
@@ -101,12 +103,12 @@ def test_a_table_missing_a_curve_names_the_file_and_key(tmp_path):
         TechnologyTable.load(path)
 
 
-def test_every_pe_type_has_a_model_and_every_dataflow_a_mapping():
+def test_every_pe_type_has_a_working_model_and_every_dataflow_a_mapping(tech):
     from coexplore.hardware import DATAFLOWS
-    from coexplore.hardware.pe import PE_MODELS
     from coexplore.ppa.dataflows import DATAFLOW_MODELS
 
-    assert set(PE_MODELS) == set(PE_TYPES)
+    for pe in PE_TYPES:  # each registered type's model answers with positive, finite costs
+        assert np.isfinite(_mac(tech, pe)) and _mac(tech, pe) > 0 and _area(tech, pe) > 0
     assert set(DATAFLOW_MODELS) == set(DATAFLOWS)
 
 

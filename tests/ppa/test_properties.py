@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coexplore.hardware import DATAFLOWS, PE_TYPES, DesignBatch, DesignPoint
+from coexplore.hardware import DATAFLOWS, DesignBatch, DesignPoint, pe_type_names
 from coexplore.hardware.characterization import Characterization
 from coexplore.hardware.fitting import PolyCurve
 from coexplore.hardware.technology import TechnologyTable
@@ -40,7 +40,7 @@ def workloads(draw) -> Workload:
 @st.composite
 def designs(draw) -> DesignPoint:
     return DesignPoint(
-        pe_type=draw(st.sampled_from(PE_TYPES)),
+        pe_type=draw(st.sampled_from(pe_type_names())),
         pe_rows=draw(st.integers(1, 32)),
         pe_cols=draw(st.integers(1, 32)),
         ifmap_spad=draw(st.integers(8, 64)),

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from coexplore.hardware.design import PE_TYPES
+from coexplore.hardware.pe import pe_type_names
 from coexplore.quant import (
     QuantConv2d,
     QuantLinear,
@@ -64,7 +64,7 @@ def test_a_plan_naming_an_unknown_layer_is_an_error_naming_it() -> None:
         quantize_model(_net(), QuantPlan(pe_type="int8", layer_weight_bits={"features.9": 4}))
 
 
-@pytest.mark.parametrize("pe_type", PE_TYPES)
+@pytest.mark.parametrize("pe_type", pe_type_names())
 def test_every_pe_type_runs_forward_and_backward(pe_type: str) -> None:
     q = quantize_model(_net(), QuantPlan(pe_type=pe_type))
     x = torch.randn(16, 1, 6, 6)

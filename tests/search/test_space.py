@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coexplore.hardware.design import NATIVE_BITS, DesignBatch
+from coexplore.hardware.design import DesignBatch
+from coexplore.hardware.pe import native_bits
 from coexplore.search.configio import ConfigError
 from coexplore.search.space import load_space, parse_space
 
@@ -39,7 +40,7 @@ def test_grid_columns_build_a_design_batch_with_fixed_and_native_fields():
     cols = _space().hardware_grid()
     batch = DesignBatch.from_columns(cols)
     p = batch.point(len(batch) - 1)
-    assert p.clock_mhz == 250 and (p.weight_bits, p.act_bits) == NATIVE_BITS[p.pe_type]
+    assert p.clock_mhz == 250 and (p.weight_bits, p.act_bits) == native_bits(p.pe_type)
 
 
 @given(n=st.integers(0, 50), seed=st.integers(0, 2**16))
@@ -68,7 +69,7 @@ def test_binary_pe_gets_no_weight_bits_parameter():
     space = _space(weight_bits={"choices": [2, 4, 8]}, act_bits={"choices": [4, 8]})
     trial = optuna.trial.FixedTrial({"pe_type": "binary", "pe_rows": 4, "glb_kib": 16, "dram_gbps": 6.4})
     hw, choice = space.suggest(trial, ["a", "b"])
-    assert (choice.weight_bits, choice.act_bits) == NATIVE_BITS["binary"]
+    assert (choice.weight_bits, choice.act_bits) == native_bits("binary")
     assert hw == {"clock_mhz": 250, "pe_rows": 4, "glb_kib": 16, "dram_gbps": 6.4}
 
 
