@@ -17,6 +17,7 @@ from __future__ import annotations
 from coexplore.servers._address import BindAddress, HostError, check_host, free_port, port_in_use
 from coexplore.servers._supervise import (
     STOP_SIGNALS,
+    Probe,
     ServerError,
     ServerExited,
     ServerProcess,
@@ -32,6 +33,7 @@ __all__ = [
     "STOP_SIGNALS",
     "BindAddress",
     "HostError",
+    "Probe",
     "ServerError",
     "ServerExited",
     "ServerProcess",

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from coexplore.servers import ServerError, ServerProcess, free_port, http_probe, port_in_use
-from coexplore.servers._supervise import Probe
+from coexplore.servers import Probe
 from coexplore.tracking.store import ARTIFACTS_DIR_NAME, is_http_uri, prepare_store, sqlite_path
 
 __all__ = [
