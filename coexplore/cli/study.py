@@ -217,3 +217,37 @@ def delete(
                 out.print(f"deleted MLflow experiment {name} ({mask_url(uri)})", markup=False)
         delete_study(name, storage)
     out.print(f"deleted study {name} ({n} trials) from {mask_url(url)}", markup=False)
+
+
+@app.command()
+def recheck(
+    name: str = typer.Argument(..., help="Study name."),
+    storage: str | None = StorageOpt,
+    tracking_uri: str | None = TrackingOpt,
+    no_tracking: bool = NoTrackingOpt,
+) -> None:
+    """Re-check the front at high fidelity: fine-tune every front design's model-side choice for the
+    proxy's long budget, recompute the front and hypervolume, report the rank agreement."""
+    from coexplore import api
+    from coexplore.search.recheck import recheck_front
+    from coexplore.search.study import load_for_reading, stored_config
+
+    with errors(resume_hint=None):
+        study, url = load_for_reading(name, storage)
+        cfg = stored_config(study)
+        evaluator = api.build_evaluator(cfg, url)
+        result = recheck_front(study, evaluator.proxy_accuracy)
+    for line in result.lines():
+        out.print(line, markup=False)
+    for row in result.rows:
+        mark = "" if row["trial"] in result.front_after else "  (leaves the front)"
+        out.print(f"  trial {row['trial']} {row['pe_type']}: accuracy {row['accuracy_brief']:.4f} brief, "
+                  f"{row['accuracy_high']:.4f} high{mark}", markup=False)
+    if not no_tracking and cfg.tracking:
+        from coexplore.cli.tracking import tracking_uri_for
+        from coexplore.tracking.recheck import log_recheck
+
+        with errors():
+            n = log_recheck(study, tracking_uri_for(study, url, tracking_uri), result.to_dict())
+        out.print(f"MLflow: accuracy_high_fidelity logged on {n} front runs and the outcome on the parent run",
+                  markup=False)

@@ -92,6 +92,16 @@ class HybridTrialEvaluator(TrialEvaluator):
         cand.seconds = time.perf_counter() - start
         return candidate_record(cand, self.objectives, effective=effective)
 
+    def proxy_accuracy(self, params: dict[str, Any], fidelity: str = "brief") -> tuple[float, float, str]:
+        """(accuracy, baseline accuracy, cache identity) of the assignment in a trial's parameters."""
+        import optuna
+
+        _, choice = suggest_hybrid(self.space, optuna.trial.FixedTrial(params), list(self.layer_names))
+        macro = CimMacro(**choice.cim)
+        cand = self.runner.evaluate_assignment(choice.assignment, cim_macro=macro, fidelity=fidelity)
+        key = repr(sorted(self.runner.variant_choices(choice.assignment, macro).items()))
+        return float(cand.accuracy), float(cand.baseline_accuracy), key
+
     def __call__(self, trial: optuna.Trial) -> list[float]:
         """Optuna objective: sample the hybrid trial, evaluate it, write the trial record."""
         hw, choice = suggest_hybrid(self.space, trial, list(self.layer_names))

@@ -135,11 +135,13 @@ class EnosRunner:
                 "bits": self.bits, "cim": [macro.rows, macro.adc_bits] if uses_cim else None}
 
     def evaluate_assignment(self, assignment: Sequence[str], label: str = "", *,
-                            design: DesignPoint | None = None, cim_macro: CimMacro | None = None) -> EnosCandidate:
+                            design: DesignPoint | None = None, cim_macro: CimMacro | None = None,
+                            fidelity: str = "brief") -> EnosCandidate:
         """Accuracy (the proxy's fine-tune, cached) and hybrid cost of a fixed per-layer assignment.
 
         Choices outside the runner's set are allowed (each layer builds only its own operator).
-        ``design``/``cim_macro`` override the runner's hybrid (a study trial's hardware).
+        ``design``/``cim_macro`` override the runner's hybrid (a study trial's hardware);
+        ``fidelity="high"`` uses the proxy's long fine-tune (re-checking a front).
         """
         start = time.perf_counter()
         design, macro = design or self.design, cim_macro or self.cim_macro
@@ -149,7 +151,7 @@ class EnosRunner:
             return self.supernet(fp32, list(dict.fromkeys(assignment)), assignment, macro, calibration)
 
         result = self.proxy.evaluate_variant(self.variant_choices(assignment, macro), build,
-                                             detail={"assignment": assignment})
+                                             detail={"assignment": assignment}, fidelity=fidelity)
         cost = hybrid_cost(design, macro, self.workload, assignment, self.bits, tech=self.tech, cim_tech=self.cim_tech)
         return EnosCandidate(assignment, result.accuracy, result.baseline_accuracy, cost, label or "fixed assignment",
                              seconds=time.perf_counter() - start, cache_hit=result.cache_hit,

@@ -156,6 +156,15 @@ class TrialEvaluator:
                             effective=effective, per_layer=per_layer, proxy_cache_hit=bool(proxy_result.cache_hit),
                             proxy_seconds=t1 - t0, ppa_seconds=time.perf_counter() - t1, source=SOURCE_SAMPLER)
 
+    def proxy_accuracy(self, params: dict[str, Any], fidelity: str = "brief") -> tuple[float, float, str]:
+        """(accuracy, baseline accuracy, proxy cache key) of the model-side choice in a trial's
+        parameters at ``fidelity`` (``brief`` or ``high``), for re-checking a front."""
+        import optuna
+
+        _, choice = self.space.suggest(optuna.trial.FixedTrial(params), self.layer_names)
+        r = self.proxy.evaluate(self.plan(choice), fidelity=fidelity)
+        return float(r.accuracy), float(r.baseline_accuracy), str(r.key)
+
     def __call__(self, trial: optuna.Trial) -> list[float]:
         """Optuna objective: sample, evaluate, write the trial record."""
         hw, choice = self.space.suggest(trial, self.layer_names)
