@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from coexplore.cim.technology import CimTechnology, validated
+from coexplore.yamlio import UserFileError, read_yaml_file
 
 CIM_OPERATORS: tuple[str, ...] = ("mac", "binary", "l1")
 """Operators a CIM macro runs: INT-n multiply-accumulate, binary weights, and the
@@ -72,7 +72,7 @@ def load_cim_macro(path: str | Path) -> CimMacro:
     """Read a CIM macro description from YAML; raise :class:`CimMacroError` naming file and key."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise CimMacroError(f"{path}: cannot read CIM macro: {exc}") from exc
+        data = read_yaml_file(path)
+    except UserFileError as exc:
+        raise CimMacroError(str(exc)) from None
     return validated(CimMacro, data, str(path), CimMacroError)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coexplore.hardware.design import format_validation_error
+from coexplore.yamlio import UserFileError, load_yaml, read_text
 
 DEFAULT_CIM_TECH = "cim_sram45.yaml"
 
@@ -144,9 +144,9 @@ def load_cim_technology(path: str | Path | None = None) -> CimTechnology:
         return _default_technology()
     where = str(path)
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise CimTechnologyError(f"{where}: cannot read CIM technology file: {exc}") from exc
+        text = read_text(path)
+    except UserFileError as exc:
+        raise CimTechnologyError(str(exc)) from None
     return _parse(text, where)
 
 
@@ -159,9 +159,9 @@ def _default_technology() -> CimTechnology:
 
 def _parse(text: str, where: str) -> CimTechnology:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CimTechnologyError(f"{where}: not valid YAML: {exc}") from exc
+        data = load_yaml(text, where)
+    except UserFileError as exc:
+        raise CimTechnologyError(str(exc)) from None
     return validated(CimTechnology, data, where, CimTechnologyError)
 
 

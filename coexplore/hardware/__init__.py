@@ -18,8 +18,22 @@ from coexplore.hardware.pe import PEType, get_pe_type, native_bits, pe_type_name
 from coexplore.hardware.technology import TechError, TechnologyTable
 
 __all__ = [
-    "DATAFLOWS", "USER_QUANTITIES", "Characterization", "PEType", "get_pe_type", "native_bits",
-    "pe_type_names", "register_pe_type",
-    "CharacterizationError", "DesignBatch", "DesignError", "DesignPoint", "FitReport", "PolyCurve",
-    "TechError", "TechnologyTable", "load_characterization", "load_design",
+    "DATAFLOWS",
+    "USER_QUANTITIES",
+    "Characterization",
+    "CharacterizationError",
+    "DesignBatch",
+    "DesignError",
+    "DesignPoint",
+    "FitReport",
+    "PEType",
+    "PolyCurve",
+    "TechError",
+    "TechnologyTable",
+    "get_pe_type",
+    "load_characterization",
+    "load_design",
+    "native_bits",
+    "pe_type_names",
+    "register_pe_type",
 ]

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from coexplore.hardware.fitting import PolyCurve
+from coexplore.yamlio import UserFileError, read_yaml_file
 
 USER_QUANTITIES: dict[str, str] = {
     "mac_energy_pj": "energy per MAC of a PE family vs bits (sqrt(wb*ab)), pJ",
@@ -115,12 +115,12 @@ def _entry(path: Path, where: str, raw: dict) -> tuple[tuple[str, str], PolyCurv
     try:
         x = [float(v) for v in raw["x"]]
         y = [float(v) for v in raw["y"]]
-        degree = int(raw.get("degree", 2))
+        degree = int(raw["degree"]) if raw.get("degree") is not None else None
     except (KeyError, TypeError, ValueError) as exc:
         raise CharacterizationError(f"{path}: {where}: needs numeric lists x and y ({exc})") from exc
     if len(x) != len(y) or not x:
         raise CharacterizationError(f"{path}: {where}: x and y must be non-empty and equal length")
-    if degree < 0:
+    if degree is not None and degree < 0:
         raise CharacterizationError(f"{path}: {where}.degree: must be >= 0, got {degree}")
     log = bool(raw.get("log", False))
     name = f"{q}[{fam}]" if fam else q
@@ -133,7 +133,7 @@ def _entry(path: Path, where: str, raw: dict) -> tuple[tuple[str, str], PolyCurv
 
 def _read_csv(path: Path) -> list[dict]:
     groups: dict[tuple[str, str], dict] = {}
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8") as fh:
         for i, row in enumerate(csv.DictReader(fh), start=2):
             if not row.get("quantity"):
                 raise CharacterizationError(f"{path}: line {i}: missing column 'quantity'")
@@ -166,7 +166,7 @@ def load_characterization(path: str | Path) -> Characterization:
         if path.suffix.lower() == ".csv":
             entries = _read_csv(path)
         else:
-            data = yaml.safe_load(path.read_text())
+            data = read_yaml_file(path)
             if not isinstance(data, dict) or not isinstance(data.get("fits"), list):
                 raise CharacterizationError(
                     f"{path}: expected a characterization (a mapping with a list 'fits:') or a full "
@@ -174,8 +174,12 @@ def load_characterization(path: str | Path) -> Characterization:
                 )
             entries = data["fits"]
             node = data.get("node_nm")
-    except (OSError, yaml.YAMLError) as exc:
-        raise CharacterizationError(f"{path}: cannot read characterization: {exc}") from exc
+    except UserFileError as exc:
+        raise CharacterizationError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise CharacterizationError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except OSError as exc:
+        raise CharacterizationError(f"{path}: cannot read characterization: {exc.strerror or exc}") from None
     curves = {}
     for i, raw in enumerate(entries):
         if not isinstance(raw, dict):

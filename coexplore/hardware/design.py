@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from coexplore.hardware.pe.registry import get_pe_type, native_bits, pe_type_names
+from coexplore.yamlio import UserFileError, read_yaml_file
 
 DATAFLOWS: tuple[str, ...] = ("row_stationary", "weight_stationary", "output_stationary")
 """Dataflows, in the order of their integer codes in a :class:`DesignBatch`."""
@@ -120,9 +120,9 @@ def load_design(path: str | Path) -> DesignPoint:
     """Read a design point from YAML; raise :class:`DesignError` naming the file and key."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise DesignError(f"{path}: cannot read design: {exc}") from exc
+        data = read_yaml_file(path)
+    except UserFileError as exc:
+        raise DesignError(str(exc)) from None
     if not isinstance(data, dict):
         raise DesignError(f"{path}: expected a mapping of design keys")
     try:

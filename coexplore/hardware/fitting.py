@@ -55,19 +55,20 @@ class PolyCurve:
         cls,
         x: np.ndarray | list[float],
         y: np.ndarray | list[float],
-        degree: int = 2,
+        degree: int | None = None,
         *,
         log: bool = False,
         quantity: str = "curve",
     ) -> PolyCurve:
         """Fit a polynomial of ``degree`` through the points by least squares.
 
-        The degree is lowered to ``len(points) - 1`` when there are too few points.
+        Without a ``degree``, 2 (lowered to ``len(points) - 1`` for fewer than 3 points); a
+        ``degree`` the points cannot support is an error rather than quietly lowered.
 
         Args:
             x: abscissae (bits, product bits, bytes...), shape ``n``.
             y: measured values, shape ``n``.
-            degree: polynomial degree (QUIDAM uses low-degree polynomials per quantity).
+            degree: polynomial degree (QUIDAM uses low-degree polynomials per quantity); default 2.
             log: fit ``log y`` against ``log x`` (power laws such as SRAM energy vs size).
             quantity: name used in the fit report.
         """
@@ -75,9 +76,18 @@ class PolyCurve:
         ya = np.asarray(y, dtype=np.float64)
         if xa.shape != ya.shape or xa.ndim != 1 or xa.size == 0:
             raise ValueError(f"{quantity}: x and y must be equal-length non-empty lists")
+        if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(ya))):
+            raise ValueError(f"{quantity}: x and y must be finite numbers (NaN or infinity given)")
+        if np.any(ya < 0):
+            raise ValueError(f"{quantity}: y must not be negative (energies, areas and powers are >= 0)")
         if log and (np.any(xa <= 0) or np.any(ya <= 0)):
             raise ValueError(f"{quantity}: a log fit needs positive x and y")
-        deg = int(min(max(degree, 0), xa.size - 1))
+        if degree is None:
+            degree = min(2, xa.size - 1)
+        if degree < 0 or degree > len(np.unique(xa)) - 1:
+            raise ValueError(f"{quantity}: degree {degree} needs at least {degree + 1} points with distinct x; "
+                             f"got {xa.size}: lower the degree or add points")
+        deg = int(degree)
         u, v = (np.log(xa), np.log(ya)) if log else (xa, ya)
         # Least squares on a Vandermonde matrix in increasing powers.
         vander = np.vander(u, deg + 1, increasing=True)

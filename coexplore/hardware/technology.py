@@ -17,8 +17,9 @@ import numpy as np
 import yaml
 
 from coexplore.hardware.characterization import Characterization, load_characterization
-from coexplore.hardware.pe.registry import PE_TYPE_REGISTRY, native_bits_by_code, pe_type_names
 from coexplore.hardware.fitting import FitReport, PolyCurve
+from coexplore.hardware.pe.registry import PE_TYPE_REGISTRY, native_bits_by_code, pe_type_names
+from coexplore.yamlio import UserFileError, read_yaml_file
 
 
 class TechError(ValueError):
@@ -62,9 +63,9 @@ class TechnologyTable:
         path = Path(path)
         if path.suffix.lower() != ".csv":
             try:
-                data = yaml.safe_load(path.read_text())
-            except (OSError, yaml.YAMLError) as exc:
-                raise TechError(f"{path}: cannot read technology file: {exc}") from exc
+                data = read_yaml_file(path)
+            except UserFileError as exc:
+                raise TechError(str(exc)) from None
             if isinstance(data, dict) and "curves" in data:
                 return cls.from_dict(data, source=str(path))
         return cls.default().with_characterization(load_characterization(path))

@@ -35,6 +35,7 @@ from typing import Literal
 
 from coexplore.workload.layer import Layer, Workload
 from coexplore.workload.yaml_io import WorkloadFileError
+from coexplore.yamlio import UserFileError, read_text
 
 SCALESIM_HEADER = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                    "Channels", "Num Filter", "Strides")
@@ -129,7 +130,10 @@ def from_scalesim_csv(path: str | Path, name: str | None = None,
     if output_rounding not in ("scalesim", "floor"):
         raise ValueError(f"output_rounding must be 'scalesim' or 'floor', got {output_rounding!r}")
     path = Path(path)
-    lines = path.read_text().splitlines()
+    try:
+        lines = read_text(path).splitlines()
+    except UserFileError as exc:
+        raise WorkloadFileError(str(exc)) from None
     if not lines:
         raise WorkloadFileError(f"{path}: empty file; expected the header "
                                 f"'{', '.join(SCALESIM_HEADER)},' and one row per layer")

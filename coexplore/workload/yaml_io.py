@@ -20,6 +20,7 @@ from typing import Any, get_args
 import yaml
 
 from coexplore.workload.layer import Layer, LayerKind, Workload
+from coexplore.yamlio import UserFileError, read_yaml_file
 
 LAYER_FIELDS = tuple(f.name for f in fields(Layer))
 _INT_FIELDS = tuple(f for f in LAYER_FIELDS if f not in ("name", "kind"))
@@ -74,9 +75,9 @@ def load_yaml(path: str | Path) -> Workload:
     """
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise WorkloadFileError(f"{path}: not valid YAML: {err}") from None
+        doc = read_yaml_file(path)
+    except UserFileError as exc:
+        raise WorkloadFileError(str(exc)) from None
     if isinstance(doc, list):
         name, entries = path.stem, doc
     elif isinstance(doc, dict) and isinstance(doc.get("layers"), list):

@@ -28,8 +28,19 @@ def test_fit_reports_the_error_of_noisy_points():
     assert 0.01 < report.max_rel_error < 0.5
 
 
-def test_fit_lowers_the_degree_to_what_the_points_allow():
-    assert PolyCurve.fit([1, 2], [3, 5], degree=3).report.degree == 1
+def test_the_default_degree_is_lowered_to_what_the_points_allow():
+    assert PolyCurve.fit([1, 2], [3, 5]).report.degree == 1
+
+
+@pytest.mark.parametrize(("x", "y", "degree", "phrase"), [
+    ([1, 2], [3, 5], 5, "degree 5 needs at least 6 points"),
+    ([1, 1, 1], [3, 5, 4], 1, "degree 1 needs at least 2 points with distinct x"),
+    ([1, 2, 3], [3, float("nan"), 4], 1, "finite numbers"),
+    ([1, 2, 3], [3, -5, 4], 1, "must not be negative"),
+])
+def test_a_fit_the_points_cannot_support_is_refused(x, y, degree, phrase):
+    with pytest.raises(ValueError, match=phrase):
+        PolyCurve.fit(x, y, degree=degree)
 
 
 def test_log_fit_recovers_a_power_law():
