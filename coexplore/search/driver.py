@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import optuna
@@ -39,6 +39,27 @@ from coexplore.search.study import (
 from coexplore.search.study_config import StudyConfig, check_overrides, load_study
 
 __all__ = ["RunResult", "Session", "StudyError", "ensure_study", "open_existing", "open_new", "run"]
+
+
+def _sampler(cfg: StudyConfig, seed: int | None) -> optuna.samplers.BaseSampler:
+    """The study's sampler, proposing canonical parameters only (one point per design) in a PE type x
+    bits space."""
+    sampler = sampler_for(cfg, seed)
+    if cfg.space.hybrid:
+        return sampler
+    from coexplore.search.canonical import Canonical
+
+    return Canonical(sampler, cfg.space.canonical_params)
+
+
+@dataclass
+class NestedSummary(StudySummary):
+    """The study summary plus what the nested search of this process spent."""
+
+    nested: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [*super().lines(), *self.nested]
 
 
 @dataclass
@@ -86,20 +107,20 @@ def open_new(
         ConfigError: the study file is invalid (one line per problem).
         StudyError: a study of that name exists with a different config.
     """
-    check_overrides(name=name, seed=seed, n_trials=n_trials)
+    check_overrides(name=name, seed=seed, n_trials=n_trials, tracking_uri=tracking_uri)
     cfg = path if isinstance(path, StudyConfig) else load_study(path)
     updates = {"n_trials": n_trials, "name": name, "seed": seed, "tracking_uri": tracking_uri}
     cfg = cfg.model_copy(update={k: v for k, v in updates.items() if v is not None})
     url = resolve_storage_url(storage, cfg.storage)
     store = open_for(cfg, url, create=True)
     study, created = create_or_join(
-        cfg, store, sampler_for(cfg, cfg.seed),
+        cfg, store, _sampler(cfg, cfg.seed),
         f"continue it with `coexplore study resume {cfg.name}` or start under another --name", url,
     )
     if not created:
         study.set_user_attr(BUDGET_ATTR, cfg.n_trials)
         n_existing = len(study.get_trials(deepcopy=False))
-        study.sampler = sampler_for(cfg, cfg.seed + n_existing)  # a resumed sampler must not repeat old points
+        study.sampler = _sampler(cfg, cfg.seed + n_existing)  # a resumed sampler must not repeat old points
     return Session(study, cfg, url, created, store)
 
 
@@ -117,6 +138,7 @@ def open_existing(
     Raises:
         StorageError: no such study. StudyError: the study has no stored config.
     """
+    check_overrides(tracking_uri=tracking_uri, n_trials=n_trials)
     readable, url = load_for_reading(name, storage)
     cfg = stored_config(readable)
     if tracking_uri:
@@ -125,7 +147,7 @@ def open_existing(
     # a fresh seed per process: a resumed RandomSampler with the start seed would repeat old points
     seed = random.SystemRandom().randrange(2**31) if worker else cfg.seed + n_existing
     store = open_for(cfg, url, create=False)
-    study = optuna.load_study(study_name=name, storage=store, sampler=sampler_for(cfg, seed))
+    study = optuna.load_study(study_name=name, storage=store, sampler=_sampler(cfg, seed))
     if n_trials is not None and not worker:
         complete = state_counts(readable)["complete"]
         if n_trials < complete:
@@ -142,7 +164,7 @@ def ensure_study(cfg: StudyConfig, storage_url: str, sampler: optuna.samplers.Ba
     Raises:
         StudyError: a study of that name exists with a different config.
     """
-    study, _ = create_or_join(cfg, open_for(cfg, storage_url, create=True), sampler or sampler_for(cfg, cfg.seed),
+    study, _ = create_or_join(cfg, open_for(cfg, storage_url, create=True), sampler or _sampler(cfg, cfg.seed),
                               "use it by name or choose another --name", storage_url)
     return study
 
@@ -159,6 +181,13 @@ def run(session: Session, evaluator: Objective, observers: Iterable[StudyObserve
 
         # the samplers' small GPs run fastest on one thread (the proxy sets its own threads per call)
         torch.set_num_threads(1)
+    if cfg.hardware_search == "sweep":
+        from coexplore.search.nested import run_nested
+
+        stats = run_nested(session.study, evaluator, cfg.n_trials, cfg.sweep, seed=cfg.seed,
+                           observers=ObserverGroup(observers), max_consecutive_failures=cfg.max_consecutive_failures)
+        summary = NestedSummary(**asdict(summarize(session.study)), nested=stats.lines())
+        return RunResult(session.study, cfg, summary, stats.trials_recorded, session.storage_url)
     ran = optimize(session.study, evaluator, cfg.n_trials, observers=ObserverGroup(observers),
                    max_consecutive_failures=cfg.max_consecutive_failures,
                    max_infeasible_trials=cfg.max_infeasible_trials, storage=session.storage)

@@ -9,8 +9,10 @@ A study file::
     space: ../spaces/quickstart.yaml                        # a path, or the space inline
     objectives: ../objectives/accuracy-energy-area.yaml     # a path, or inline
     reference_point: null          # optional override of the objectives file's reference point
-    sampler: {name: botorch, n_startup_trials: 10}          # botorch | gp | nsga2 | tpe | random
-    n_trials: 40                   # budget: COMPLETE trials, over all workers together
+    sampler: {name: tpe}           # botorch | gp | nsga2 | tpe | random
+    hardware_search: sweep         # sweep (default for PE type x bits spaces) | joint
+    sweep: {max_points: 200000, samples: 20000, refine_rounds: 3}
+    n_trials: 40                   # budget: joint: COMPLETE trials; sweep: model-side choices swept
     seed: 0
     proxy: {...}                   # the accuracy proxy's settings (ProxyConfig, minus model/dataset)
     storage: null                  # SQLAlchemy URL; default sqlite:///coexplore-runs/coexplore.db
@@ -26,18 +28,43 @@ stores, so ``resume`` and ``worker`` need only the study name.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from coexplore.record import mask_url
 from coexplore.search.configio import ConfigError, read_yaml, validate
 from coexplore.search.objectives import ObjectivesConfig, parse_objectives
-from coexplore.search.samplers import BotorchSettings, SamplerConfig
+from coexplore.search.samplers import SamplerConfig, TPESettings
 from coexplore.search.space import SearchSpace, parse_space
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class SweepSettings(BaseModel):
+    """How ``hardware_search: sweep`` solves the hardware of one model-side choice: the whole grid of
+    the PE type when it has at most ``max_points`` designs, else ``samples`` random grid points and
+    ``refine_rounds`` rounds of their front's grid neighbours (one axis step each way)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_points: int = Field(default=200_000, ge=1)
+    samples: int = Field(default=20_000, ge=1)
+    refine_rounds: int = Field(default=3, ge=0)
 _FILE_SUFFIXES = (".yaml", ".yml", ".csv", ".json")
+
+
+_TRACKING_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks")
+
+
+def check_tracking_uri(value: str) -> str:
+    """An MLflow tracking URI: a server (``http(s)://``), a database (``sqlite:///path.db``,
+    ``postgresql://...``), ``file:`` or a folder; anything else is refused before a study starts."""
+    scheme = value.split("://", 1)[0].split("+", 1)[0].lower() if "://" in value else ""
+    if (scheme and scheme not in _TRACKING_SCHEMES) or not value.strip() or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an MLflow tracking URI; expected http(s)://host:port, "
+                         "sqlite:///path.db, postgresql://user@host/db or a folder")
+    return value
 
 
 class _StudyFile(BaseModel):
@@ -52,12 +79,14 @@ class _StudyFile(BaseModel):
     space: str | dict[str, Any]
     objectives: str | dict[str, Any]
     reference_point: dict[str, float] | None = None
-    sampler: SamplerConfig = Field(default_factory=lambda: BotorchSettings(name="botorch"))
+    sampler: SamplerConfig = Field(default_factory=lambda: TPESettings(name="tpe"))
+    hardware_search: Literal["joint", "sweep"] | None = None
+    sweep: SweepSettings = Field(default_factory=SweepSettings)
     n_trials: int = Field(ge=1)
     seed: int = Field(default=0, ge=0, lt=2**32)
     proxy: dict[str, Any] = Field(default_factory=dict)
     storage: str | None = None
-    tracking_uri: str | None = None
+    tracking_uri: Annotated[str, AfterValidator(check_tracking_uri)] | None = None
     tracking: bool = True
     heartbeat_interval: Annotated[int, Field(ge=1)] = 10
     grace_period: Annotated[int, Field(ge=2)] | None = None
@@ -78,6 +107,11 @@ class StudyConfig(BaseModel):
     objectives: ObjectivesConfig
     sampler: SamplerConfig
     n_trials: int
+    hardware_search: Literal["joint", "sweep"] = "joint"
+    """``sweep``: the sampler proposes the model side and the PPA model solves the hardware
+    (:mod:`coexplore.search.nested`); n_trials counts model-side choices. ``joint``: one design per
+    trial. (Stored studies from before the field ran joint.)"""
+    sweep: SweepSettings = Field(default_factory=SweepSettings)
     seed: int
     proxy: dict[str, Any]
     storage: str | None
@@ -196,12 +230,21 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
         except Exception as exc:  # noqa: BLE001 - any reason the spec cannot be read is a config problem
             msg = str(exc.args[0]) if exc.args else type(exc).__name__
             lines.append(f"{source}: workload: {msg.splitlines()[0]}")
+    if top.hardware_search == "sweep" and space is not None and space.hybrid:
+        lines.append(f"{source}: hardware_search: 'sweep' needs a PE type x bits space (model:); "
+                     "a hybrid (operators:) space is searched joint")
     if lines:
         raise ConfigError(lines)
     assert space is not None and objectives is not None
+    stored_before_modes = source.startswith("<config stored")  # a study stored before the field ran joint
+    mode = top.hardware_search or ("joint" if space.hybrid or stored_before_modes else "sweep")
     return StudyConfig(
-        **{k: v for k, v in top.model_dump().items() if k not in ("space", "objectives", "reference_point", "proxy", "workload", "sampler")},
+        **{k: v for k, v in top.model_dump().items()
+           if k not in ("space", "objectives", "reference_point", "proxy", "workload", "sampler", "hardware_search",
+                        "sweep")},
         sampler=top.sampler,
+        hardware_search=mode,
+        sweep=top.sweep,
         workload=workload,
         space=space,
         objectives=objectives,
@@ -238,10 +281,11 @@ def check_overrides(**values: Any) -> None:
         try:
             from pydantic import TypeAdapter
 
-            TypeAdapter(Annotated[info.annotation, *info.metadata]).validate_python(value)
+            kind = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+            TypeAdapter(kind).validate_python(value)
         except Exception as exc:  # noqa: BLE001 - pydantic ValidationError: take its message
             errors = getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
-            msg = errors[0]["msg"]
+            msg = errors[0]["msg"].removeprefix("Value error, ")
             if key == "name":
                 msg = "a study name is 1-100 letters, digits, '_', '.' or '-', starting with a letter or digit"
             lines.append(f"--{key.replace('_', '-')}: {value!r}: {msg}")

@@ -16,6 +16,13 @@ from coexplore.workload.yaml_io import WorkloadFileError, load_yaml
 __all__ = ["resolve"]
 
 
+def _one_line(err: BaseException) -> str:
+    """``Type: message`` of a user code error, with the line for a syntax error."""
+    where = f" (line {err.lineno})" if isinstance(err, SyntaxError) and err.lineno else ""
+    text = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}{where}: {text}"
+
+
 def _load_python(module_spec: str) -> ModuleType:
     """Import ``pkg.mod`` (from ``sys.path`` or the working directory) or a ``path/to/file.py``."""
     if module_spec.endswith(".py"):
@@ -25,7 +32,10 @@ def _load_python(module_spec: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(f"_coexplore_workload_{path.stem}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as err:  # noqa: BLE001 - user code: any error is the user's to see in one line
+            raise WorkloadFileError(f"workload module {module_spec} failed to load: {_one_line(err)}") from None
         return module
     added = str(Path.cwd()) not in sys.path
     if added:
@@ -34,6 +44,8 @@ def _load_python(module_spec: str) -> ModuleType:
         return importlib.import_module(module_spec)
     except ModuleNotFoundError as err:
         raise WorkloadFileError(f"workload module {module_spec!r} cannot be imported: {err}") from None
+    except Exception as err:  # noqa: BLE001 - user code: any error is the user's to see in one line
+        raise WorkloadFileError(f"workload module {module_spec!r} failed to load: {_one_line(err)}") from None
     finally:
         if added:
             sys.path.remove(str(Path.cwd()))
@@ -49,7 +61,10 @@ def _from_function(spec: str) -> Workload:
     func = getattr(module, func_name, None)
     if not callable(func):
         raise WorkloadFileError(f"workload {spec!r}: {module_spec} has no function {func_name!r}")
-    result = func()
+    try:
+        result = func()
+    except Exception as err:  # noqa: BLE001 - user code: any error is the user's to see in one line
+        raise WorkloadFileError(f"workload {spec!r}: {func_name}() raised {_one_line(err)}") from None
     if (not isinstance(result, tuple) or len(result) != 2
             or not isinstance(result[0], torch.nn.Module)
             or not all(isinstance(d, int) for d in result[1])):

@@ -61,6 +61,31 @@ def _space_with_duplicate_key(tmp: Path) -> list[str]:
     return ["study", "start", str(_study_file(tmp, space=str(space)))]
 
 
+def _raising_workload(tmp: Path) -> list[str]:
+    (tmp / "wl.py").write_text("def build():\n    raise RuntimeError('boom')\n")
+    return ["ppa", "evaluate", "--hw", _design(tmp), "--workload", f"{tmp / 'wl.py'}:build"]
+
+
+def _syntax_error_workload(tmp: Path) -> list[str]:
+    (tmp / "wl.py").write_text("def build(:\n")
+    return ["ppa", "evaluate", "--hw", _design(tmp), "--workload", f"{tmp / 'wl.py'}:build"]
+
+
+def _design(tmp: Path, **fields) -> str:
+    path = tmp / "hw.yaml"
+    path.write_text(yaml.safe_dump({"pe_type": "int8", **fields}))
+    return str(path)
+
+
+def _bad_fit(tmp: Path) -> list[str]:
+    (tmp / "pts.yaml").write_text("fits:\n  - {quantity: mac_energy_pj, family: int, x: [4, 8], y: [0.1, 0.3], degree: 5}\n")
+    return ["ppa", "evaluate", "--hw", _design(tmp), "--workload", "alexnet", "--tech", str(tmp / "pts.yaml")]
+
+
+def _too_many_bits(tmp: Path) -> list[str]:
+    return ["ppa", "evaluate", "--hw", _design(tmp, weight_bits=16), "--workload", "alexnet"]
+
+
 CASES = {
     "duplicate key in a study file": (_duplicate_key, 2, "duplicate key 'n_trials'"),
     "study file not UTF-8": (_not_utf8, 2, "not UTF-8"),
@@ -76,6 +101,12 @@ CASES = {
     "unknown study": (lambda t: ["study", "status", "nope", "--storage", f"sqlite:///{t}/s.db"], 1,
                       "no study storage"),
     "unknown study to delete": (lambda t: ["study", "delete", "nope", "--yes"], 1, "no study storage"),
+    "malformed --tracking-uri": (lambda t: ["study", "start", str(_study_file(t)), "--tracking-uri", "notauri://x y"],
+                                 2, "is not an MLflow tracking URI"),
+    "workload function that raises": (_raising_workload, 2, "build() raised RuntimeError: boom"),
+    "workload file with a syntax error": (_syntax_error_workload, 2, "SyntaxError (line 1)"),
+    "degree the points cannot support": (_bad_fit, 2, "degree 5 needs at least 6 points"),
+    "design asking a PE for more bits than it holds": (_too_many_bits, 2, "more than a int8 PE holds"),
     "unknown metric in objectives": (lambda t: ["study", "start", str(_study_file(
         t, objectives={"objectives": ["speed"], "reference_point": {"speed": 1}}))], 2, "unknown metric 'speed'"),
 }
