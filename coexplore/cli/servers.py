@@ -84,7 +84,7 @@ def _serve(sup: Supervisor, url: str, open_browser: bool) -> None:
 
 
 def ui(
-    study: str | None = typer.Argument(None, help="Study whose runs table to open (default: MLflow's start page)."),
+    study: str | None = typer.Argument(None, help="Study whose runs table to open (default: the experiments list)."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store (default: the study's, else sqlite:///coexplore-runs/mlflow.db beside the default storage)."),
     port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help=_HOST_HELP),
@@ -100,7 +100,13 @@ def ui(
         prepare_store,
         sqlite_path,
     )
-    from coexplore.tracking.ui import experiment_id, ready_probe, runs_table_url, server_command
+    from coexplore.tracking.ui import (
+        experiment_id,
+        experiments_url,
+        ready_probe,
+        runs_table_url,
+        server_command,
+    )
 
     with _supervised() as sup:
         address = _bind_address(host, "the MLflow UI")
@@ -130,7 +136,7 @@ def ui(
             import mlflow.tracking  # noqa: F401 - imported while the server starts, on the other core
         base = address.url(port)
         sup.wait_until_up(server, ready_probe(base), START_TIMEOUT_S)
-        url = runs_table_url(base, experiment_id(base, study)) if study is not None else base
+        url = runs_table_url(base, experiment_id(base, study)) if study is not None else experiments_url(base)
         label = f"study {study}; " if study is not None else ""
         out.print(f"MLflow UI: {url}  ({label}store {mask_url(uri)}; Ctrl-C to stop)", markup=False)
         if study is None:

@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from coexplore.servers import ServerError, ServerProcess, free_port, http_probe, port_in_use
-from coexplore.servers import Probe
+from coexplore.servers import Probe, ServerError, ServerProcess, free_port, http_probe, port_in_use
 from coexplore.tracking.store import ARTIFACTS_DIR_NAME, is_http_uri, prepare_store, sqlite_path
 
 __all__ = [
-    "DEFAULT_HOST", "DEFAULT_PORT", "UiError", "absolute_store_uri", "answers", "experiment_id",
+    "DEFAULT_HOST", "DEFAULT_PORT", "UiError", "absolute_store_uri", "answers", "experiment_id", "experiments_url",
     "free_port", "port_in_use", "ready_probe", "runs_table_url", "server_command", "start_server",
     "stop_server",
 ]
@@ -68,6 +67,16 @@ def answers(url: str, timeout_s: float = 5.0) -> str | None:
     """None when ``<url>/health`` answers 200 within ``timeout_s``, else why not (one attempt)."""
     why = http_probe(f"{url}/health", timeout_s)()
     return None if why is None else f"tracking server {why}"
+
+
+def experiments_url(base_url: str) -> str:
+    """The experiments list in MLflow's machine-learning view (the bare address opens GenAI pages).
+
+    Example:
+        >>> experiments_url("http://127.0.0.1:5000")
+        'http://127.0.0.1:5000/#/experiments?workflowType=machine_learning'
+    """
+    return f"{base_url.rstrip('/')}/#/experiments?workflowType=machine_learning"
 
 
 def runs_table_url(base_url: str, experiment_id: str) -> str:
