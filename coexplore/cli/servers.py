@@ -10,7 +10,7 @@ last lines of its log), 2 a bad option value such as `--host`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 import typer
@@ -38,7 +38,8 @@ def _supervised() -> Iterator[Supervisor]:
         with Supervisor() as sup:
             yield sup
     except Stopped as stop:
-        err.print(f"stopped ({stop.signame}); nothing left running", markup=False)
+        with suppress(OSError):  # SIGHUP: the terminal may be gone
+            err.print(f"stopped ({stop.signame}); nothing left running", markup=False)
         raise typer.Exit(0) from None
     except (ServerError, LookupError, OSError) as exc:
         err.print(f"error: {mask_url(str(exc))}", markup=False)
