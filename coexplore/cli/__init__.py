@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from coexplore.cli import enos, ppa, proxy, servers, study, tracking
+from coexplore.cli import enos, ppa, proxy, scale, servers, study, tracking
+from coexplore.cli import prune as prune_cli
 
 app = typer.Typer(
     name="coexplore",
@@ -27,10 +28,18 @@ app.add_typer(ppa.app, name="ppa")
 app.add_typer(proxy.app, name="proxy")
 app.add_typer(study.app, name="study")
 app.add_typer(enos.app, name="enos")
+app.add_typer(prune_cli.app, name="prune")
 tracking.register(app, study.app)
 servers.register(app)
+scale.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; Ctrl-C before a command's own handling starts is one line too."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        import sys
+
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
