@@ -149,6 +149,22 @@ class ResultCache:
         self.engine.dispose()
 
 
+_BACKENDS: dict[str, Any] = {}
+"""URL scheme -> factory of a result cache with ResultCache's get/put/dispose (registered from above)."""
+
+
+def register_backend(scheme: str, factory: Any) -> None:
+    """Serve URLs of ``scheme`` with ``factory(url)`` instead of an SQL table (e.g. ``grpc``: the
+    study storage reached through Optuna's gRPC proxy, registered by ``coexplore.search.grpc_cache``)."""
+    _BACKENDS[scheme] = factory
+
+
+def open_result_cache(url: str) -> Any:
+    """The result cache at ``url``: a registered backend for its scheme, else a :class:`ResultCache`."""
+    factory = _BACKENDS.get(url.split("://", 1)[0])
+    return factory(url) if factory is not None else ResultCache(url)
+
+
 def save_checkpoint(path: Path, payload: dict) -> None:
     """Write ``payload`` with ``torch.save`` atomically (temp file + rename in the same folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)

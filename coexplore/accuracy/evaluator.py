@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from coexplore.accuracy.cache import ResultCache, load_checkpoint, save_checkpoint, stable_hash
+from coexplore.accuracy.cache import load_checkpoint, open_result_cache, save_checkpoint, stable_hash
 from coexplore.accuracy.budget import finetune_steps, fp32_distance
 from coexplore.accuracy.config import ProxyConfig
 from coexplore.accuracy.datasets import DATASETS, DatasetError, load_dataset
@@ -140,7 +140,7 @@ class ProxyEvaluator:
         ]
         self.pretrain_key: str = self._pretrain_keys[0]
         """Fold 0's checkpoint key (the data set's own split), also a salt for other caches."""
-        self.cache = ResultCache(
+        self.cache = open_result_cache(
             cache_url or f"sqlite:///{(self.cache_dir / 'proxy_cache.db').resolve()}"
         )
         self.training_runs = 0

@@ -141,6 +141,8 @@ def list_studies(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
     """One row per study in the storage: name, complete trials, budget, objectives."""
     rows = []
     for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        if s.study_name == "coexplore-proxy-cache":  # gRPC workers' proxy results (search/grpc_cache.py)
+            continue
         study = optuna.load_study(study_name=s.study_name, storage=storage)
         complete = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
         rows.append(

@@ -104,6 +104,7 @@ _OWN_TABLES = frozenset({"studies", "trials", "version_info", "alembic_version",
 def _open_grpc(url: str, heartbeat_interval: int | None, grace_period: int | None,
                max_retry: int) -> optuna.storages.BaseStorage:
     """A client of Optuna's gRPC storage proxy (``coexplore storage serve``), with heartbeats."""
+    import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     from coexplore.search import grpc_cache  # noqa: F401 - registers the proxy result cache for grpc://
@@ -113,7 +114,9 @@ def _open_grpc(url: str, heartbeat_interval: int | None, grace_period: int | Non
         host, port = grpc_address(url)
     except ValueError as exc:
         raise StorageError(f"storage {exc}") from None
-    callback = RetryHeartbeatStaleTrialCallback(max_retry=max_retry) if heartbeat_interval is not None else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        callback = RetryHeartbeatStaleTrialCallback(max_retry=max_retry) if heartbeat_interval is not None else None
     try:
         storage = HeartbeatGrpcStorage(host, port, heartbeat_interval=heartbeat_interval,
                                        grace_period=grace_period, heartbeat_stale_trial_callback=callback)
