@@ -5,12 +5,14 @@ Run: ``.venv/bin/python benchmarks/proxy_fidelity.py [--seeds 0 1 2] [--jobs 2] 
 Two plan sets on the default model (digits CNN): ``fixed``, sixteen hand-picked plans spanning PE
 types, bit widths and pinning; ``random``, plans drawn at random (Optuna's RandomSampler through
 the search space's own ``suggest``, so per-layer bits included) from ``spaces/quickstart.yaml`` and
-``spaces/quidam.yaml``, which nobody tuned the proxy on. For every seed each plan gets the brief
+``spaces/quidam.yaml``, which nobody tuned the proxy on (frozen in ``RANDOM``; ``--redraw``
+draws a fresh set). For every seed each plan gets the brief
 proxy (``ProxyEvaluator.evaluate(plan)``, what a study runs); the reference is the high-fidelity
 fine-tune (``fidelity="high"``: 1,200 steps per fold at 8 bits, 10x the issue-3 brief budget) at ``--reference-seed``, so seeds other than the
 reference's are also judged against a model pretrained from another initialisation. Prints
 Kendall tau-b and Spearman rho per seed and set, their mean and minimum, and the brief proxy's
-seconds per evaluation (cold, no cache hits). ``--jobs`` worker processes share the result cache
+cost per evaluation: fine-tune steps over all folds, and seconds as measured when each result was
+computed (a result from ``--cache-dir`` keeps the seconds of its first run). ``--jobs`` worker processes share the result cache
 (one torch thread each); ``--cache-dir`` keeps results between runs.
 """
 
@@ -56,6 +58,37 @@ FIXED = {
 """The hand-picked set (the one the proxy was first measured on, issue 3)."""
 
 SPACES = ("quickstart", "quidam")
+LAYERS = ("features.0", "features.3", "features.7", "classifier")
+
+
+def _per_layer(pe_type: str, weights: tuple[int, ...], acts: tuple[int, ...]) -> QuantPlan:
+    return QuantPlan(
+        pe_type=pe_type,
+        layer_weight_bits=dict(zip(LAYERS, weights)),
+        layer_act_bits=dict(zip(LAYERS, acts)),
+    )
+
+
+RANDOM = {
+    f"{space} {pe} w{'/'.join(map(str, w))} a{'/'.join(map(str, a))}": _per_layer(pe, w, a)
+    for space, pe, w, a in [
+        ("quickstart", "int4", (4, 4, 4, 4), (4, 4, 4, 4)),
+        ("quickstart", "lightpe2", (8, 8, 8, 8), (4, 4, 4, 4)),
+        ("quickstart", "int8", (8, 8, 8, 8), (8, 8, 8, 8)),
+        ("quickstart", "lightpe1", (4, 4, 4, 4), (4, 4, 4, 4)),
+        ("quickstart", "lightpe2", (8, 8, 8, 8), (8, 8, 8, 8)),
+        ("quickstart", "int8", (4, 4, 4, 4), (8, 8, 8, 8)),
+        ("quidam", "int8", (2, 3, 6, 5), (8, 6, 6, 8)),
+        ("quidam", "int16", (5, 3, 2, 4), (8, 8, 8, 8)),
+        ("quidam", "int16", (2, 5, 6, 6), (8, 4, 4, 8)),
+        ("quidam", "lightpe1", (8, 4, 4, 8), (8, 4, 4, 8)),
+        ("quidam", "binary", (8, 1, 1, 8), (8, 1, 1, 8)),
+        ("quidam", "lightpe1", (8, 4, 4, 8), (8, 8, 8, 8)),
+    ]
+}
+"""The held-out set: six plans from each space, drawn by :func:`random_plans` (plan seed 19) with
+the search space of commit 8c22a11, frozen here as per-layer bits so that later changes to how a
+space samples do not change the benchmark; ``--redraw`` draws afresh from the current spaces."""
 
 
 def random_plans(ev: ProxyEvaluator, per_space: int, seed: int) -> dict[str, QuantPlan]:
@@ -109,13 +142,16 @@ def _config(seed: int, args: argparse.Namespace, brief: bool = False) -> ProxyCo
 _EVALUATORS: dict[ProxyConfig, ProxyEvaluator] = {}
 
 
-def _run(task: tuple[int, str, QuantPlan, str, ProxyConfig]) -> tuple[float, float, bool]:
-    """One evaluation in a worker process: (accuracy, seconds, cache hit)."""
+def _run(task: tuple[int, str, QuantPlan, str, ProxyConfig]) -> tuple[float, float, bool, int]:
+    """One evaluation in a worker process: (accuracy, seconds, cache hit, steps over all folds)."""
     seed, fidelity, plan, folder, config = task
     if config not in _EVALUATORS:
         _EVALUATORS[config] = ProxyEvaluator(config, cache_dir=folder)
-    r = _EVALUATORS[config].evaluate(plan, fidelity=fidelity)
-    return r.accuracy, r.seconds, r.cache_hit
+    ev = _EVALUATORS[config]
+    r = ev.evaluate(plan, fidelity=fidelity)
+    # on a hit from --cache-dir: the seconds the stored result took when it was computed
+    seconds = ev.cache.get(r.key).train_seconds if r.cache_hit else r.seconds
+    return r.accuracy, seconds, r.cache_hit, r.steps * len(ev.folds)
 
 
 def measure(args: argparse.Namespace, folder: str) -> tuple[dict, dict, dict, float]:
@@ -125,7 +161,8 @@ def measure(args: argparse.Namespace, folder: str) -> tuple[dict, dict, dict, fl
     baselines = {s: ev.baseline_accuracy for s, ev in evs.items()}  # pretrain once, here
     for s in args.seeds:  # and the brief recipe's folds, if --brief changes them
         _ = ProxyEvaluator(_config(s, args, brief=True), cache_dir=folder).baseline_accuracy
-    sets = {"fixed": FIXED, "random": random_plans(evs[seeds[0]], args.per_space, args.plan_seed)}
+    drawn = random_plans(evs[seeds[0]], args.per_space, args.plan_seed) if args.redraw else RANDOM
+    sets = {"fixed": FIXED, "random": drawn}
     tasks, index = [], []
     for set_name, plans in sets.items():
         for name, plan in plans.items():
@@ -141,18 +178,21 @@ def measure(args: argparse.Namespace, folder: str) -> tuple[dict, dict, dict, fl
     elapsed = time.perf_counter() - start
     acc = {i: r[0] for i, r in zip(index, results)}
     secs: dict = {}
-    for (set_name, s, _), (_, sec, hit) in zip(index, results):
-        if s != "ref" and not hit:
+    steps: list[int] = []
+    for (set_name, s, _), (_, sec, hit, n_steps) in zip(index, results):
+        if s != "ref":
+            steps.append(n_steps)
             secs.setdefault(s, []).append(sec)
-    return sets, acc, {"secs": secs, "baselines": baselines}, elapsed
+    return sets, acc, {"secs": secs, "steps": steps, "baselines": baselines}, elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--reference-seed", type=int, default=0)
-    parser.add_argument("--per-space", type=int, default=6, help="random plans per space")
-    parser.add_argument("--plan-seed", type=int, default=19, help="seed of the random plan draw")
+    parser.add_argument("--redraw", action="store_true", help="draw the random set afresh")
+    parser.add_argument("--per-space", type=int, default=6, help="random plans per space (--redraw)")
+    parser.add_argument("--plan-seed", type=int, default=19, help="seed of the draw (--redraw)")
     parser.add_argument(
         "--brief", nargs="*", default=[], metavar="FIELD=VALUE",
         help="ProxyConfig overrides for the brief proxy only (ablations), e.g. distill_weight=0",
@@ -203,6 +243,10 @@ def main() -> None:
     all_secs = [x for v in info["secs"].values() for x in v]
     if all_secs:
         summary.add_row("brief proxy", "", "all", "", "", f"{statistics.mean(all_secs):.1f} mean / {max(all_secs):.1f} max")
+    summary.add_row(
+        "brief proxy", "", "all", "", "steps / eval",
+        f"{statistics.mean(info['steps']):.0f} mean / {max(info['steps'])} max",
+    )
     console.print(summary)
     base = ", ".join(f"seed {s} {b:.4f}" for s, b in info["baselines"].items())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
