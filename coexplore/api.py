@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from coexplore.enos.study import EnosTrialResult
     from coexplore.search.driver import RunResult, Session
     from coexplore.search.study_config import StudyConfig
+    from coexplore.transforms import FilterPruning
 
 Evaluator = Callable[["optuna.Trial"], Sequence[float]]
 
@@ -93,6 +94,35 @@ def resume_study(name: str, *, storage: str | None = None, n_trials: int | None 
     session = driver.open_existing(name, storage=storage, n_trials=n_trials, tracking_uri=tracking_uri,
                                    worker=worker)
     return run_session(session, tracking=tracking, observers=observers, evaluator=evaluator)
+
+
+def learn_pruning(study: str | Path, *, storage: str | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> FilterPruning:
+    """Learn (or load) the filter ranking of a study whose space has ``model.prune``, and store it
+    in the study's storage beside the FP32 checkpoint; returns the transform (``.channels(level)``).
+
+    Args:
+        study: a study file, or a stored study's name.
+        storage: the storage URL (default: the study file's, else the default storage).
+        progress: ``(phase, done, total)`` while pretraining and learning.
+    """
+    from coexplore.search.transformed import learn_pruning as learn
+
+    cfg, url = _study_config(study, storage)
+    return learn(cfg, url, progress)
+
+
+def _study_config(study: str | Path, storage: str | None) -> tuple[StudyConfig, str]:
+    """(config, storage URL) of a study file or a stored study's name."""
+    from coexplore.search.storage import resolve_storage_url
+    from coexplore.search.study import load_for_reading, stored_config
+    from coexplore.search.study_config import load_study
+
+    if Path(study).is_file():
+        cfg = load_study(study)
+        return cfg, resolve_storage_url(storage, cfg.storage)
+    readable, url = load_for_reading(str(study), storage)
+    return stored_config(readable), url
 
 
 def enos_search(study: str | Path, energy_weights: Sequence[float], *, storage: str | None = None,

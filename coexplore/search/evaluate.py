@@ -188,6 +188,10 @@ def build_evaluator(cfg: StudyConfig, storage_url: str) -> TrialEvaluator:
         raise ValueError(f"study {cfg.name}: a hybrid (operators:) space is evaluated by coexplore.enos; "
                          "use coexplore.api.build_evaluator")
     proxy = ProxyEvaluator(cfg.proxy_config(), cache_dir=proxy_cache_dir(storage_url), cache_url=storage_url)
+    if cfg.space.model is not None and cfg.space.model.prune is not None:  # model-side transform axes
+        from coexplore.search.transformed import transform_evaluator
+
+        return transform_evaluator(cfg, proxy)
     if cfg.workload:
         from coexplore.workload import resolve
 

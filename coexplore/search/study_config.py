@@ -233,11 +233,17 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
     if top.hardware_search == "sweep" and space is not None and space.hybrid:
         lines.append(f"{source}: hardware_search: 'sweep' needs a PE type x bits space (model:); "
                      "a hybrid (operators:) space is searched joint")
+    pruned = space is not None and space.model is not None and space.model.prune is not None
+    if pruned and (top.hardware_search == "sweep" or top.workload):
+        lines.append(f"{source}: " + ("hardware_search: 'sweep' does not cost pruned networks yet; a space with "
+                     "model.prune is searched joint" if top.hardware_search == "sweep" else
+                     f"workload: {top.workload!r} cannot be pruned; with model.prune the PPA model costs the "
+                     "proxy model's own (pruned) layers"))
     if lines:
         raise ConfigError(lines)
     assert space is not None and objectives is not None
     stored_before_modes = source.startswith("<config stored")  # a study stored before the field ran joint
-    mode = top.hardware_search or ("joint" if space.hybrid or stored_before_modes else "sweep")
+    mode = top.hardware_search or ("joint" if space.hybrid or stored_before_modes or pruned else "sweep")
     return StudyConfig(
         **{k: v for k, v in top.model_dump().items()
            if k not in ("space", "objectives", "reference_point", "proxy", "workload", "sampler", "hardware_search",

@@ -1,0 +1,95 @@
+"""Model-side transform axes of a space's ``model:`` section (the DNN configuration): ``prune``.
+
+::
+
+    model:
+      pe_type: [int8, int4]
+      prune:
+        levels: [0, 0.25, 0.5, 0.7]   # fractions of the network's MACs removed; or a range:
+        # low: 0, high: 0.7, step: 0.05
+        method: legr                  # legr (learned ranking) | l2 (unlearned) | uniform
+        keep_first_last: null         # never prune the first layer's outputs / last layer's inputs;
+                                      # null: follow pin_first_last (pinned ends are kept whole)
+        learn: {population: 8, generations: 32, steps: 30}   # LeGR's evolution budget
+
+The trial parameter is ``prune``. A range is searched on its ``step`` grid: each distinct level is
+its own network and costs a fine-tune, so a continuum would make every trial a proxy run; the
+parameter is categorical, like the bits. LeGR learns once, at the tightest level of the axis.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from coexplore.search.params import _Strict
+from coexplore.transforms import Evolution, PruneSettings
+
+if TYPE_CHECKING:
+    from coexplore.search.space import ModelSpace
+
+PRUNE_PARAM = "prune"
+"""Name of the pruning level's trial parameter."""
+MAX_LEVEL = 0.95
+"""Largest pruning level a space may ask for (every layer keeps at least one channel anyway)."""
+
+Level = Annotated[float, Field(ge=0, le=MAX_LEVEL)]
+
+
+class PruneAxis(_Strict):
+    """The pruning axis: levels (fractions of MACs removed) and how filters are ranked.
+
+    Example:
+        >>> PruneAxis(low=0, high=0.5, step=0.25).grid()
+        [0.0, 0.25, 0.5]
+    """
+
+    levels: list[Level] | None = Field(default=None, min_length=1)
+    low: Level | None = None
+    high: Level | None = None
+    step: float = Field(default=0.05, gt=0, le=MAX_LEVEL)
+    method: Literal["legr", "l2", "uniform"] = "legr"
+    keep_first_last: bool | None = None
+    learn: Evolution = Evolution()
+
+    @model_validator(mode="after")
+    def _levels_or_range(self) -> PruneAxis:
+        ranged = self.low is not None or self.high is not None
+        if self.levels is not None and ranged:
+            raise ValueError("give levels or low/high, not both")
+        if self.levels is None and not (self.low is not None and self.high is not None):
+            raise ValueError("give levels: [...] or both low and high (fractions of MACs removed, 0 to 0.95)")
+        if ranged and self.high < self.low:
+            raise ValueError(f"empty range: high ({self.high}) must be >= low ({self.low})")
+        if self.levels is not None and len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"levels repeat a value: {self.levels}")
+        return self
+
+    def grid(self) -> list[float]:
+        """The levels a trial may take, ascending."""
+        if self.levels is not None:
+            return sorted(float(v) for v in self.levels)
+        n = int(round((self.high - self.low) / self.step + 1e-9))
+        return sorted({round(min(self.low + i * self.step, self.high), 6) for i in range(n + 1)} | {self.high})
+
+    def settings(self, pin_first_last: int | None) -> PruneSettings:
+        """The transform's settings: LeGR learns at the tightest level; ends follow the pinning."""
+        keep = self.keep_first_last if self.keep_first_last is not None else pin_first_last is not None
+        return PruneSettings(method=self.method, keep_ends=keep, learn_level=max(max(self.grid()), 0.05),
+                             evolution=self.learn)
+
+
+def transform_distributions(model: ModelSpace) -> dict[str, Any]:
+    """Optuna distributions of the model-side transform axes (``{}`` when the space has none)."""
+    from optuna.distributions import CategoricalDistribution
+
+    prune = getattr(model, "prune", None)
+    return {PRUNE_PARAM: CategoricalDistribution(prune.grid())} if prune is not None else {}
+
+
+def transform_choices(model: ModelSpace, params: dict[str, Any]) -> dict[str, Any]:
+    """The trial's transform values (``{"prune": 0.5}``) from its parameters."""
+    if getattr(model, "prune", None) is None or PRUNE_PARAM not in params:
+        return {}
+    return {PRUNE_PARAM: float(params[PRUNE_PARAM])}
