@@ -1,9 +1,12 @@
-"""What an MLflow run holds for one Optuna trial: params, metrics, tags and the per-layer CSV.
+"""What an MLflow run holds for one Optuna trial: params, metrics, tags, ``trial.json`` and the per-layer CSV.
 
 Pure functions over a ``FrozenTrial`` and its :class:`coexplore.record.TrialRecord` (no MLflow
-client, no I/O except writing the CSV), so the mapping from the trial record to MLflow can be read
-and tested in one place. A run's params are the design as evaluated (the record's ``effective``
-parameters: bits after the PE type's clipping, fixed hardware filled in), not the raw samples.
+client, no I/O except writing the two files), so the mapping from the trial record to MLflow can
+be read and tested in one place. A run's params are the design as evaluated (the record's
+``effective`` parameters: bits after the PE type's clipping, fixed hardware filled in), not the raw
+samples. Its metrics are few, so that MLflow's runs table reads without configuration: the
+objectives, :data:`KEY_METRICS`, the constrained metrics and each constraint's margin; the rest
+of the record goes to ``trial.json``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from coexplore.record import ERROR_ATTR, TrialRecord, mask_url, read_record
+from coexplore.record import ERROR_ATTR, TrialRecord, mask_secrets, mask_url, read_record
 from coexplore.record.front import is_feasible
+from coexplore.record.metrics import METRICS
+from coexplore.record.trial import FEASIBLE
 from coexplore.tracking.store import safe_key
 
 # Tag keys on every coexplore run; the first four are the user-facing ones asked for in issue 5.
@@ -30,6 +35,7 @@ TAG_ROLE = "coexplore.role"  # "study" for the parent run, "trial" for a child r
 TAG_STUDY = "coexplore.study"
 TAG_SOURCE = "source"  # who proposed the trial: sampler, enos, ...
 TAG_PARENT = "mlflow.parentRunId"
+TAG_DESCRIPTION = "mlflow.note.content"  # the run's (or experiment's) description in the MLflow UI
 ROLE_STUDY = "study"
 ROLE_TRIAL = "trial"
 
@@ -97,42 +103,119 @@ def _as_float(value: Any) -> float | None:
 
 
 def constraint_key(name: str) -> str:
-    """Metric key of a constraint's value: ``"area_mm2 <= 2"`` -> ``constraint_area_mm2_le_2``."""
+    """Metric key of a constraint's Optuna value: ``"area_mm2 <= 2"`` -> ``constraint_area_mm2_le_2``."""
+    return safe_key("constraint_" + _constraint_text(name))
+
+
+def margin_key(name: str) -> str:
+    """Metric key of a constraint's margin: ``"accuracy_drop <= 10"`` -> ``margin_accuracy_drop_le_10``."""
+    return safe_key("margin_" + _constraint_text(name))
+
+
+def _constraint_text(name: str) -> str:
     text = re.sub(r"\s*<=\s*", "_le_", str(name))
     text = re.sub(r"\s*>=\s*", "_ge_", text)
-    return safe_key("constraint_" + re.sub(r"\s+", "_", text.strip()))
+    return re.sub(r"\s+", "_", text.strip())
+
+
+def constrained_metric(name: str) -> str:
+    """The metric a constraint bounds: ``"accuracy_drop <= 10"`` -> ``accuracy_drop``."""
+    return re.split(r"\s*[<>]=\s*", str(name).strip())[0]
+
+
+KEY_METRICS = ("accuracy", "accuracy_drop", "energy_mj", "latency_ms", "area_mm2")
+"""Beside the objectives and constrained metrics, the metrics every trial's run carries at top level
+(the runs table's columns); every other measurement is in the run's ``trial.json``."""
+TRIAL_JSON = "trial.json"
+
+
+def top_level_metrics(objectives: Sequence[str], constraints: Sequence[str] = ()) -> list[str]:
+    """Names of the metrics a trial's run logs: objectives, key metrics, constrained metrics.
+
+    ``energy_mj`` is left out when an objective is already an energy (``energy_j``).
+    """
+    names = list(objectives)
+    for m in (*KEY_METRICS, *(constrained_metric(c) for c in constraints if c != FEASIBLE)):
+        if m in names or (m == "energy_mj" and "energy_j" in names):
+            continue
+        names.append(m)
+    return names
 
 
 def trial_metrics(trial: FrozenTrial, objectives: Sequence[str], record: TrialRecord | None = None) -> dict[str, float]:
-    """All metrics of a trial: the record's metrics, the objective values, feasibility, timing.
+    """The run's metrics: objective values (equal to the trial's values), key metrics, and each
+    constraint's margin.
 
-    The objective values are logged under the objective names so that the run's metrics equal the
-    trial's values even where the record lacks one; Optuna's constraint values (<= 0 is
-    satisfied) as ``constraint_<key>``.
+    ``margin_<constraint>`` is how far inside its limit the trial is, in the constrained metric's
+    unit (``margin_accuracy_drop_le_10 = 0.9``: 0.9 percentage points below the 10-point limit);
+    negative means violated. It is minus Optuna's constraint value. Everything else the record
+    holds (energy and area by component, EDP, power, proxy facts) is in ``trial.json``.
     """
     record = record if record is not None else read_record(trial)
+    constraints = [k for k in trial.constraints if k != FEASIBLE]
     out: dict[str, float] = {}
-    for k, v in (record.metrics if record is not None else {}).items():
-        f = _as_float(v)
-        if f is not None:
-            out[safe_key(k)] = f
+    measured = record.metrics if record is not None else {}
+    for name in top_level_metrics(objectives, constraints):
+        f = _as_float(measured.get(name))
+        if f is not None and math.isfinite(f):
+            out[safe_key(name)] = f
     if trial.values is not None:
         for name, v in zip(objectives, trial.values):
             out[safe_key(name)] = float(v)
-    for key, c in trial.constraints.items():
-        out[constraint_key(key)] = float(c)
-    if record is not None:
-        out["feasible"] = float(is_feasible(trial))
-        if record.proxy_cache_hit is not None:
-            out["proxy_cache_hit"] = float(record.proxy_cache_hit)
-    if trial.duration is not None:
-        out["trial_duration_s"] = trial.duration.total_seconds()
+    for key in constraints:
+        out[margin_key(key)] = -float(trial.constraints[key])
     return out
+
+
+def _unit_of(metric: str) -> str:
+    if metric in METRICS:
+        return METRICS[metric].unit
+    for suffix, unit in (("_mm2", "mm^2"), ("_j", "J"), ("_s", "s"), ("_w", "W")):
+        if metric.endswith(suffix):
+            return unit
+    return "fraction" if metric.endswith("accuracy") else ""
+
+
+def trial_details(trial: FrozenTrial, objectives: Sequence[str], record: TrialRecord | None = None) -> dict[str, Any]:
+    """Everything the trial evaluated and measured, for the run's ``trial.json``: the design as
+    evaluated and as sampled, every metric with its unit, each constraint with its margin."""
+    record = record if record is not None else read_record(trial)
+    data: dict[str, Any] = {"trial": trial.number, "state": trial.state.name,
+                            "objectives": dict(zip(objectives, trial.values or []))}
+    if record is not None:
+        data["design"] = record.effective
+    data["sampled_params"] = dict(trial.params)
+    if record is not None:
+        data["metrics"] = {k: {"value": v, "unit": _unit_of(k)} for k, v in record.metrics.items()}
+        data["constraints"] = {k: {"optuna_value": c, "margin": -c, "satisfied": c <= 0}
+                               for k, c in record.constraints.items()}
+        data.update(feasible=record.feasible, infeasible_reason=record.infeasible_reason, pe_type=record.pe_type,
+                    source=record.source, proxy_cache_hit=record.proxy_cache_hit,
+                    proxy_seconds=record.proxy_seconds, ppa_seconds=record.ppa_seconds, extra=record.extra)
+    return mask_secrets(data)
+
+
+def trial_description(trial: FrozenTrial, record: TrialRecord | None = None) -> str:
+    """A few lines for the run's description: the design as evaluated and its key figures, in
+    readable units (the logged metrics keep the registry's units)."""
+    from coexplore.tracking.units import display_unit
+
+    record = record if record is not None else read_record(trial)
+    if record is None:
+        return f"Trial {trial.number}: {trial.state.name}, no measurements."
+    design = ", ".join(f"{k}={_param_text(v)}" for k, v in record.effective.items())
+    figures = [f"{display_unit(m, [v]).label} {display_unit(m, [v]).format(v)} {display_unit(m, [v]).unit}"
+               for m in ("accuracy", "energy_mj", "latency_ms", "area_mm2") if (v := record.metrics.get(m)) is not None]
+    state = "feasible" if record.feasible else f"infeasible: {record.infeasible_reason or 'a constraint is violated'}"
+    return mask_url(f"Trial {trial.number} ({record.pe_type}, {state}).\n\n{'; '.join(figures)}.\n\n"
+                    f"Design as evaluated: {design}.\n\nEvery metric with its unit: `{TRIAL_JSON}`; "
+                    f"per layer: `{PER_LAYER_CSV}`.")[:_MAX_TAG_LEN]
 
 
 def trial_tags(trial: FrozenTrial, *, study_name: str, parent_run_id: str | None, on_pareto: bool,
                record: TrialRecord | None = None) -> dict[str, str]:
-    """Tags of a trial's run: trial number, state, on_pareto, PE type, feasibility, source."""
+    """Tags of a trial's run: trial number, state, on_pareto, PE type, feasibility, source, and its
+    description (the design and key figures in readable units)."""
     record = record if record is not None else read_record(trial)
     tags = {
         TAG_TRIAL_NUMBER: str(trial.number),
@@ -153,6 +236,7 @@ def trial_tags(trial: FrozenTrial, *, study_name: str, parent_run_id: str | None
             tags["fail_reason"] = mask_url(str(fail))[:_MAX_TAG_LEN]
     if parent_run_id:
         tags[TAG_PARENT] = parent_run_id
+    tags[TAG_DESCRIPTION] = trial_description(trial, record)
     return tags
 
 
@@ -178,6 +262,21 @@ def write_per_layer_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path | No
         for row in rows:
             writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
     return path
+
+
+def write_trial_files(trial: FrozenTrial, objectives: Sequence[str], record: TrialRecord | None,
+                      folder: Path) -> list[Path]:
+    """Write the run's artifacts into ``folder``: ``trial.json`` and, with per-layer rows, the CSV."""
+    import json
+
+    path = folder / TRIAL_JSON
+    path.write_text(json.dumps(trial_details(trial, objectives, record), indent=1, default=str), encoding="utf-8")
+    paths = [path]
+    if record is not None:
+        csv_path = write_per_layer_csv(record.per_layer, folder / PER_LAYER_CSV)
+        if csv_path is not None:
+            paths.append(csv_path)
+    return paths
 
 
 def _csv_cell(value: Any) -> Any:

@@ -4,9 +4,9 @@ One Pareto plot per pair of objectives (PE type as colour, the front outlined an
 infeasible greyed), hypervolume over trials, the energy and the area of every front design split
 by component, the per-layer energy of the front's designs on one y scale, and parameter
 importance over the designs as evaluated. Axes carry units scaled for reading
-(:mod:`coexplore.tracking.units`). PNGs are about 900 px wide and legible in MLflow's artifact
-pane; each interactive page is one small HTML file that loads plotly.js from one shared
-``plotly.min.js`` (:mod:`coexplore.tracking.html`).
+(:mod:`coexplore.tracking.units`). PNGs are about 900-1250 px wide and legible in MLflow's
+artifact pane; each interactive page is one self-contained HTML file of about 0.5 MB that draws
+in a second (:mod:`coexplore.tracking.html`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from coexplore.hardware.pe.registry import pe_type_names
 from coexplore.record.front import is_feasible, non_dominated_mask
 from coexplore.tracking.entities import flatten_breakdowns
-from coexplore.tracking.html import PLOTLY_JS, write_page, write_plotly_js
+from coexplore.tracking.html import write_page
 from coexplore.tracking.importance import importances
 from coexplore.tracking.units import display_unit
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from coexplore.tracking.summary import StudyView
 
-__all__ = ["PLOTLY_JS", "Plot", "build_plots", "pe_colour", "write_plots"]
+__all__ = ["Plot", "build_plots", "pe_colour", "write_plots"]
 
 log = logging.getLogger(__name__)
 
@@ -193,20 +193,36 @@ def hypervolume_plot(view: StudyView) -> Plot | None:
     return Plot("hypervolume", "Hypervolume over trials", fig, pfig)
 
 
+def _design_parts(view: StudyView, t: FrozenTrial, pattern: re.Pattern) -> dict[str, float]:
+    """Component -> value of one design: the record's ``<what>_<part>_<unit>`` metrics, else (energy)
+    the sum over its per-layer rows."""
+    rec = view.record(t)
+    parts = {pattern.match(k).group(1): float(v) for k, v in rec.metrics.items() if pattern.match(k)}
+    if parts or pattern is not _ENERGY_PART:
+        return parts
+    for row in rec.per_layer:
+        for k, v in flatten_breakdowns(row).items():
+            m = pattern.match(str(k))
+            if m and v is not None:
+                parts[m.group(1)] = parts.get(m.group(1), 0.0) + float(v)
+    return parts
+
+
 def _components_plot(view: StudyView, pattern: re.Pattern, metric: str, name: str, what: str) -> Plot | None:
     """One stacked bar per front design (best first objective first) of the ``pattern`` components."""
     import plotly.graph_objects as go
 
     designs = [t for t in _front_best_first(view) if view.record(t) is not None]
-    metrics = [view.record(t).metrics for t in designs]
-    parts = _ordered({pattern.match(k).group(1) for m in metrics for k in m if pattern.match(k)})
+    by_design = [_design_parts(view, t, pattern) for t in designs]
+    parts = _ordered({p for d in by_design for p in d})
     if not designs or not parts:
         return None
-    values = {p: np.array([float(m.get(f"{metric.split('_')[0]}_{p}_{metric.split('_', 1)[1]}", 0.0))
-                           for m in metrics]) for p in parts}
+    values = {p: np.array([d.get(p, 0.0) for d in by_design]) for p in parts}
     unit = display_unit(metric, sum(values.values()))
-    x = [f"#{t.number}\n{view.pe_type(t)}" for t in designs]
-    fig = Figure(figsize=(max(7.0, 0.55 * len(designs) + 3.5), 4.8), layout="constrained")
+    many = len(designs) > 16
+    x = [f"#{t.number}{' ' if many else chr(10)}{view.pe_type(t)}" for t in designs]
+    fig = Figure(figsize=(min(12.0, max(7.0, 0.55 * len(designs) + 3.5)), 4.8 + (0.6 if many else 0)),
+                 layout="constrained")
     ax = fig.subplots()
     pfig = go.Figure()
     bottom = np.zeros(len(designs))
@@ -217,7 +233,7 @@ def _components_plot(view: StudyView, pattern: re.Pattern, metric: str, name: st
         bottom += v
     ax.set_ylabel(unit.title(), fontsize=11)
     ax.set_xlabel(f"Pareto-front design (trial, PE type), best {view.objectives[0]} first", fontsize=10)
-    ax.tick_params(axis="x", labelsize=8)
+    ax.tick_params(axis="x", labelsize=7 if many else 8, labelrotation=90 if many else 0)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(*[list(reversed(h)) for h in ax.get_legend_handles_labels()], loc="upper left",
               bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False, title="component")
@@ -344,15 +360,8 @@ def build_plots(study: optuna.Study | None, view: StudyView) -> list[Plot]:
     return plots
 
 
-def write_plots(plots: list[Plot], out_dir: Path, run_id: str | None = None, artifact_dir: str = "plots") -> list[Path]:
-    """Write ``<name>.png`` and ``<name>.html`` per plot and the shared ``plotly.min.js``.
-
-    Args:
-        plots: from :func:`build_plots`.
-        out_dir: the folder to write into (created).
-        run_id, artifact_dir: where the files will be logged in MLflow, so that a page shown in
-            MLflow's artifact pane finds ``plotly.min.js`` on the server.
-    """
+def write_plots(plots: list[Plot], out_dir: Path) -> list[Path]:
+    """Write ``<name>.png`` and a self-contained interactive ``<name>.html`` per plot into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for p in plots:
@@ -360,7 +369,5 @@ def write_plots(plots: list[Plot], out_dir: Path, run_id: str | None = None, art
         p.png.savefig(path, dpi=DPI)
         paths.append(path)
     for p in plots:
-        paths.append(write_page(p.html, out_dir / f"{p.name}.html", p.title, run_id=run_id, artifact_dir=artifact_dir))
-    if plots:
-        paths.append(write_plotly_js(out_dir))
+        paths.append(write_page(p.html, out_dir / f"{p.name}.html", f"{p.title} (coexplore)"))
     return paths

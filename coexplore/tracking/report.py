@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coexplore.tracking import review
+from coexplore.tracking.entities import TAG_DESCRIPTION, ms
 from coexplore.tracking.runs import ReconcileCounts, StudyRuns
-from coexplore.tracking.store import is_http_uri, mask_secrets, mask_url, prepare_store
+from coexplore.tracking.store import is_http_uri, mask_secrets, mask_url, prepare_store, sqlite_path
 from coexplore.tracking.summary import StudyView, study_params, summary_metrics
 
 if TYPE_CHECKING:
@@ -25,14 +27,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PLOTS_DIR = "plots"
 CONFIG_DIR = "config"
+FILES_ATTR = "files"
+"""Study attribute: the files the study was built from (``study``, ``space``, ``objectives`` -> path)."""
 
 
 def open_client(tracking_uri: str) -> MlflowClient:
-    """An ``MlflowClient`` on ``tracking_uri`` (the folder of a local SQLite store is created)."""
+    """An ``MlflowClient`` on ``tracking_uri`` (the folder of a local SQLite store is created).
+
+    MLflow puts an empty "Default" experiment (artifacts in ``./mlruns/0``) into every new store;
+    in a local SQLite store of coexplore's it is deleted (soft, restorable) while it holds no run,
+    so that the UI lists only studies.
+    """
     from mlflow import MlflowClient
 
     prepare_store(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    if sqlite_path(tracking_uri) is not None:
+        _hide_empty_default(client)
+    return client
+
+
+def _hide_empty_default(client: MlflowClient) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        exp = client.get_experiment("0")
+        if exp is not None and exp.lifecycle_stage == "active" and not client.search_runs(["0"], max_results=1):
+            client.delete_experiment("0")
+    except MlflowException:
+        pass  # no default experiment, or one deleted meanwhile by another process
 
 
 @dataclass
@@ -55,28 +78,49 @@ class StudyReport:
         return f"{self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.parent_run_id}"
 
 
+def study_files(view: StudyView) -> dict[str, Path]:
+    """The files the study was built from, as stored with it at creation (none for older studies)."""
+    files = view.user_attrs.get(FILES_ATTR) or {}
+    return {str(k): Path(v) for k, v in files.items() if v}
+
+
 def log_config(runs: StudyRuns, view: StudyView, config_files: Mapping[str, Path] | None) -> None:
-    """Config as parent params and artifacts: the resolved config (JSON) and the study/space/objectives
-    files, with passwords in URLs masked in every copy."""
+    """Config on the parent run: a few params, the resolved config (JSON) and each file the study
+    was built from under ``config/<study|space|objectives>/`` (``config_files``, else the paths
+    stored with the study), passwords in URLs masked in every copy; the experiment's review view
+    and the legend of its columns.
+    """
     runs.log_parent_params(study_params(view))
+    files = dict(config_files) if config_files else study_files(view)
     with tempfile.TemporaryDirectory(prefix="coexplore-") as tmp:
         resolved = Path(tmp) / "resolved_config.json"
         attrs = mask_secrets({k: view.user_attrs.get(k) for k in
                               ("config", "objectives", "reference_point", "constraints", "n_trials")})
         resolved.write_text(json.dumps(attrs, indent=2, default=str))
         runs.client.log_artifact(runs.parent_run_id, str(resolved), CONFIG_DIR)
-        names = [Path(src).name for src in (config_files or {}).values()]
-        for k, (key, src) in enumerate((config_files or {}).items()):
+        for k, (key, src) in enumerate(files.items()):
             src = Path(src)
             if not src.is_file():
                 log.warning("config file %s (%s) not found; not logged", src, key)
                 continue
-            # the file's own name, unless two files share it (then the key tells them apart)
-            dest = f"{CONFIG_DIR}/{key}" if names.count(src.name) > 1 else CONFIG_DIR
             copy = Path(tmp) / str(k) / src.name
             copy.parent.mkdir()
             copy.write_text(mask_url(src.read_text(encoding="utf-8")), encoding="utf-8")
-            runs.client.log_artifact(runs.parent_run_id, str(copy), dest)
+            runs.client.log_artifact(runs.parent_run_id, str(copy), f"{CONFIG_DIR}/{key}")
+    describe(runs, view)
+
+
+def describe(runs: StudyRuns, view: StudyView) -> None:
+    """The experiment's review view (see :mod:`coexplore.tracking.review`) and the legend of its
+    columns as the experiment's and the parent run's description."""
+    state = review.view_state(view.objectives, view.constraints,
+                              review.design_params(view.user_attrs.get("config")))
+    text = review.legend(view.name, view.objectives, view.directions, view.constraints)
+    exp = runs.client.get_experiment(runs.experiment_id)
+    for key, value in ((review.VIEW_TAG, review.view_tag_value(state)), (TAG_DESCRIPTION, text)):
+        if exp.tags.get(key) != value:
+            runs.client.set_experiment_tag(runs.experiment_id, key, value)
+    runs.client.set_tag(runs.parent_run_id, TAG_DESCRIPTION, text)
 
 
 def sync_study(runs: StudyRuns, view: StudyView) -> tuple[ReconcileCounts, dict[str, float]]:
@@ -85,10 +129,30 @@ def sync_study(runs: StudyRuns, view: StudyView) -> tuple[ReconcileCounts, dict[
     counts, run_of = runs.reconcile(view.trials, view.objectives, front)
     runs.sync_on_pareto(front, run_of)
     summary = summary_metrics(view)
-    finished = sum(1 for t in view.trials if t.state.is_finished())
-    runs.log_parent_metrics(summary, step=finished)
-    runs.log_hypervolume_history(view)
+    log_summary(runs, view, summary)
     return counts, summary
+
+
+def log_summary(runs: StudyRuns, view: StudyView, summary: dict[str, float]) -> None:
+    """Summary metrics on the parent run at their real step: step = finished trials, timestamp = the
+    last one's completion, so that a refresh of an unchanged study logs nothing new; a metric is
+    logged only where its value differs from the latest one. Nothing before the first trial.
+    The hypervolume after each trial (step = trial number) is logged for the steps not yet there.
+    """
+    from mlflow.entities import Metric
+
+    finished = [t for t in view.trials if t.state.is_finished()]
+    if not finished:
+        return
+    parent = runs.parent_run_id
+    stamp = max(ms(t.datetime_complete) or 0 for t in finished)
+    latest = runs.client.get_run(parent).data.metrics
+    metrics = [Metric(k, float(v), stamp, len(finished)) for k, v in summary.items() if latest.get(k) != float(v)]
+    logged = {m.step for m in runs.client.get_metric_history(parent, "hypervolume")}
+    when = {t.number: ms(t.datetime_complete) or 0 for t in view.trials}
+    metrics += [Metric("hypervolume", hv, when[n], n) for n, hv in view.hypervolume_by_trial if n not in logged]
+    for i in range(0, len(metrics), 1000):  # MLflow's batch limit
+        runs.client.log_batch(parent, metrics=metrics[i:i + 1000])
 
 
 def log_plots(study: optuna.Study, view: StudyView, runs: StudyRuns) -> list[str]:
@@ -97,10 +161,29 @@ def log_plots(study: optuna.Study, view: StudyView, runs: StudyRuns) -> list[str
 
     plots = build_plots(study, view)
     with tempfile.TemporaryDirectory(prefix="coexplore-plots-") as tmp:
-        paths = write_plots(plots, Path(tmp), f"{view.name}: coexplore study review")
-        for p in paths:
-            runs.client.log_artifact(runs.parent_run_id, str(p), PLOTS_DIR)
+        paths = write_plots(plots, Path(tmp))
+        runs.client.log_artifacts(runs.parent_run_id, tmp, PLOTS_DIR)
+    _remove_stale(runs, {p.name for p in paths})
     return [f"{PLOTS_DIR}/{p.name}" for p in paths]
+
+
+def _remove_stale(runs: StudyRuns, current: set[str]) -> None:
+    """Delete plot files an earlier version or an earlier front left under ``plots/`` (where the
+    artifact store allows deleting; a tracking server may not)."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    stale = [f.path for f in runs.client.list_artifacts(runs.parent_run_id, PLOTS_DIR)
+             if not f.is_dir and Path(f.path).name not in current]
+    if not stale:
+        return
+    uri = runs.client.get_run(runs.parent_run_id).info.artifact_uri
+    repo = get_artifact_repository(uri, tracking_uri=runs.tracking_uri)
+    for path in stale:
+        try:
+            repo.delete_artifacts(path)
+        except Exception as exc:  # noqa: BLE001 - an old file left is harmless
+            log.info("stale plot %s not deleted: %s", path, exc)
+            return
 
 
 def report_study(

@@ -10,7 +10,8 @@ finished a trial, a resumed process, ``study report``):
    then claims it: if another writer's claim got there first, it deletes its own run.
 3. A full reconcile (study start and end, ``study report``) claims, for a trial without a claim,
    its earliest completely written run (or writes one), and deletes every other run of a trial
-   (duplicates of a lost race, runs left half-written by a killed writer).
+   (duplicates of a lost race, runs left half-written by a killed writer). A claim whose run no
+   longer exists (deleted by hand, or the study now logs to a new tracking store) is dropped first.
 
 No process ids, host names or clocks are involved, so the rule holds across machines.
 """
@@ -88,7 +89,7 @@ class StudyRuns:
         """Trial number -> claimed run id, read from the storage now."""
         out = {}
         for key, value in self.study.user_attrs.items():
-            if key.startswith(RUN_CLAIM):
+            if key.startswith(RUN_CLAIM) and value is not None:
                 out[int(key[len(RUN_CLAIM):])] = str(value)
         return out
 
@@ -188,16 +189,21 @@ class StudyRuns:
         metrics = [Metric(k, v, stamp, 0) for k, v in E.trial_metrics(trial, objectives, record).items()]
         params = [Param(k, v) for k, v in E.trial_params(trial, record).items()]
         self.client.log_batch(run_id, metrics=metrics, params=params)
-        if record is not None and record.per_layer:
-            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-            with tempfile.TemporaryDirectory(prefix="coexplore-") as tmp:
-                path = E.write_per_layer_csv(record.per_layer, Path(tmp) / E.PER_LAYER_CSV)
-                if path is not None:  # the repository straight from the new run: saves a get_run
-                    repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=self.tracking_uri)
-                    repo.log_artifact(str(path))
+        with tempfile.TemporaryDirectory(prefix="coexplore-") as tmp:
+            E.write_trial_files(trial, objectives, record, Path(tmp))
+            # the repository straight from the new run: saves a get_run
+            repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=self.tracking_uri)
+            repo.log_artifacts(tmp)
         self.client.set_terminated(run_id, E.run_status(trial.state), end_time=E.ms(trial.datetime_complete))
         return run_id
+
+    def _alive(self, run_id: str) -> bool:
+        try:
+            return self.client.get_run(run_id).info.lifecycle_stage == "active"
+        except MlflowException:
+            return False
 
     def _delete(self, run_id: str) -> None:
         try:
@@ -221,6 +227,10 @@ class StudyRuns:
             runs = index.get(trial.number, [])
             live = {r.info.run_id: r for r in runs}
             keep = claims.get(trial.number)
+            if keep is not None and keep not in live and not self._alive(keep):
+                # the claimed run is gone (deleted by hand, or the study logs to a new tracking store)
+                self.study.set_user_attr(f"{RUN_CLAIM}{trial.number}", None)
+                keep = None
             if keep not in live:
                 done = [r for r in runs if r.info.status != "RUNNING"]  # completely written runs
                 try:

@@ -20,6 +20,8 @@ from coexplore.record.front import (
 from coexplore.tracking.entities import objective_names
 from coexplore.tracking.store import safe_key
 
+_STUDY_KEYS = ("config", "objectives", "reference_point", "constraints", "n_trials")
+
 
 @dataclass
 class StudyView:
@@ -71,6 +73,11 @@ class StudyView:
         """Feasible complete trials on the Pareto front, one per design (computed once per view)."""
         return pareto_trials(self.trials, self.directions)
 
+    @property
+    def constraints(self) -> list[str]:
+        """The objectives file's constraints as text (``accuracy_drop <= 10``)."""
+        return [str(c) for c in self.user_attrs.get("constraints") or []]
+
     def front_numbers(self) -> set[int]:
         """Trial numbers of the Pareto front."""
         return {t.number for t in self.front}
@@ -90,7 +97,11 @@ class StudyView:
 
 
 def summary_metrics(view: StudyView) -> dict[str, float]:
-    """Counts by state, proxy evaluations (cache misses) and hits, front size, best hypervolume."""
+    """Counts by state, proxy evaluations (cache misses) and hits, front size, best hypervolume.
+
+    Trials still running are not counted here (they change between two reads of a study at rest
+    elsewhere); ``coexplore study status`` shows them.
+    """
     states = [t.state for t in view.trials]
     complete = [t for t in view.trials if t.state == TrialState.COMPLETE]
     hits_of = [view.record(t).proxy_cache_hit for t in complete if view.record(t) is not None]
@@ -100,7 +111,6 @@ def summary_metrics(view: StudyView) -> dict[str, float]:
         "n_trials_complete": float(len(complete)),
         "n_trials_failed": float(states.count(TrialState.FAIL)),
         "n_trials_pruned": float(states.count(TrialState.PRUNED)),
-        "n_trials_running": float(states.count(TrialState.RUNNING)),
         "n_trials_infeasible": float(sum(1 for t in complete if not is_feasible(t))),
         "proxy_evaluations": float(proxy_runs),
         "proxy_cache_hits": float(hits),
@@ -112,31 +122,29 @@ def summary_metrics(view: StudyView) -> dict[str, float]:
     return out
 
 
-_STUDY_KEYS = ("config", "objectives", "reference_point", "constraints", "n_trials")
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
-    else:
-        out[prefix] = str(value)
+def _sampler_text(sampler: Any) -> str:
+    if not isinstance(sampler, dict):
+        return str(sampler or "")
+    rest = ", ".join(f"{k}={v}" for k, v in sampler.items() if k != "name" and v is not None)
+    return f"{sampler.get('name', '?')} ({rest})" if rest else str(sampler.get("name", "?"))
 
 
 def study_params(view: StudyView) -> dict[str, str]:
-    """Parent-run params: the resolved config flattened (``sampler.name`` ...), objectives, budget.
+    """Parent-run params, a handful so that MLflow's column picker is not flooded: objectives,
+    constraints, reference point, sampler, budget. The whole resolved config is the artifact
+    ``config/resolved_config.json``.
 
     Secrets are masked (passwords in URLs, secret-named fields) before anything is logged.
     """
     attrs = mask_secrets({k: v for k, v in view.user_attrs.items() if k in _STUDY_KEYS})
-    flat: dict[str, str] = {}
-    _flatten("", attrs.get("config") or {}, flat)
-    out = {safe_key(f"config.{k}"): v[:6000] for k, v in flat.items()}
-    out["objectives"] = ", ".join(f"{n} ({d})" for n, d in zip(view.objectives, view.directions))
-    if view.reference_point is not None:
-        out["reference_point"] = str(view.reference_point)
+    config = attrs.get("config") or {}
+    out = {"objectives": ", ".join(f"{n} ({d})" for n, d in zip(view.objectives, view.directions))}
     if attrs.get("constraints"):
         out["constraints"] = "; ".join(map(str, attrs["constraints"]))[:6000]
+    if view.reference_point is not None:
+        out["reference_point"] = str(view.reference_point)
+    if config.get("sampler"):
+        out["sampler"] = _sampler_text(config["sampler"])[:6000]
     if attrs.get("n_trials") is not None:
         out["n_trials_budget"] = str(attrs["n_trials"])
-    return out
+    return {safe_key(k): v for k, v in out.items()}

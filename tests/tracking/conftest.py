@@ -86,7 +86,7 @@ def new_study(storage: str, name: str, seed: int = 0) -> optuna.Study:
         study.set_metric_names([o["name"] for o in OBJECTIVES])
     study.set_user_attr("objectives", OBJECTIVES)
     study.set_user_attr("reference_point", REFERENCE_POINT)
-    study.set_user_attr("constraints", [f"area_mm2 <= {AREA_LIMIT_MM2}"])
+    study.set_user_attr("constraints", [f"area_mm2 <= {AREA_LIMIT_MM2:g}"])
     study.set_user_attr("config", {"sampler": {"name": "nsga2", "seed": seed},
                                    "storage": "postgresql://alice:s3cret@db.example:5432/studies"})
     return study

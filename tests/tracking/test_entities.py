@@ -8,14 +8,18 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from coexplore.record import ERROR_ATTR, TrialRecord, frozen_trial
-
 from coexplore.tracking.entities import (
+    TRIAL_JSON,
     constraint_key,
     flatten_breakdowns,
+    margin_key,
+    top_level_metrics,
+    trial_details,
     trial_metrics,
     trial_params,
     trial_tags,
     write_per_layer_csv,
+    write_trial_files,
 )
 
 OBJ = ["accuracy", "energy_mj"]
@@ -47,17 +51,42 @@ def test_nested_breakdowns_are_flattened_in_the_contract_spelling():
     assert flatten_breakdowns(row) == {"name": "conv1", "energy_mac_j": 1.0, "energy_dram_j": 2.0, "other.a": 1}
 
 
-def test_constraint_metric_keys_read_like_the_constraint():
+def test_constraint_keys_read_like_the_constraint():
     assert constraint_key("area_mm2 <= 2") == "constraint_area_mm2_le_2"
-    assert constraint_key("accuracy >= 0.9") == "constraint_accuracy_ge_0.9"
+    assert margin_key("accuracy >= 0.9") == "margin_accuracy_ge_0.9"
 
 
-def test_metrics_hold_objectives_contract_metrics_area_components_and_constraints():
+def test_metrics_are_the_objectives_key_metrics_and_constraint_margins_only():
     m = trial_metrics(_trial(), OBJ)
-    assert m["accuracy"] == 0.9 and m["energy_mj"] == 2.0
-    assert m["area_glb_mm2"] == 0.5 and m["area_pe_array_mm2"] == 1.0
-    assert m["constraint_area_mm2_le_2"] == -0.5
-    assert m["feasible"] == 1.0 and m["proxy_cache_hit"] == 0.0
+    assert m == {"accuracy": 0.9, "energy_mj": 2.0, "margin_area_mm2_le_2": 0.5}
+    assert "area_glb_mm2" not in m and "constraint_feasible" not in m, "breakdowns go to trial.json"
+
+
+def test_a_constraint_margin_is_positive_inside_the_limit_in_the_metric_unit():
+    m = trial_metrics(_trial(constraints={"feasible": 0.0, "accuracy_drop <= 10": 1.5}), OBJ)
+    assert m["margin_accuracy_drop_le_10"] == -1.5  # 1.5 points over the limit: violated
+
+
+def test_the_constrained_metric_is_a_top_level_metric():
+    assert top_level_metrics(["accuracy", "energy_j"], ["accuracy_drop <= 10", "power_w <= 1"]) == [
+        "accuracy", "energy_j", "accuracy_drop", "latency_ms", "area_mm2", "power_w"]
+
+
+def test_trial_json_holds_every_metric_with_its_unit_and_the_design_both_ways(tmp_path):
+    t = _trial()
+    details = trial_details(t, OBJ)
+    assert details["metrics"]["area_glb_mm2"] == {"value": 0.5, "unit": "mm^2"}
+    assert details["metrics"]["energy_mj"]["unit"] == "mJ"
+    assert details["design"]["weight_bits"] == [8, 4, 8] and details["sampled_params"] == {"pe_type": "int8",
+                                                                                            "pe_rows": 8}
+    assert details["constraints"]["area_mm2 <= 2"] == {"optuna_value": -0.5, "margin": 0.5, "satisfied": True}
+    assert [p.name for p in write_trial_files(t, OBJ, None, tmp_path)] == [TRIAL_JSON]
+
+
+def test_the_run_description_states_the_design_and_figures_in_readable_units():
+    text = trial_tags(_trial(), study_name="s", parent_run_id="p", on_pareto=True)["mlflow.note.content"]
+    assert text.startswith("Trial 7 (int8, feasible)")
+    assert "accuracy 90.00 %" in text and "Design as evaluated: pe_type=int8, pe_rows=8" in text
 
 
 def test_params_are_the_evaluated_design_as_text_with_passwords_masked():

@@ -53,7 +53,7 @@ def test_some_trials_failed_so_failure_logging_is_exercised(logged):
     assert all(_by_number(children)[n].info.status == "FAILED" for n in failed)
 
 
-def test_child_metrics_equal_trial_values_and_metrics(logged):
+def test_child_metrics_equal_trial_values_key_metrics_and_constraint_margins(logged):
     study, _, _, children = logged
     runs = _by_number(children)
     for t in study.trials:
@@ -61,17 +61,39 @@ def test_child_metrics_equal_trial_values_and_metrics(logged):
             continue
         m = runs[t.number].data.metrics
         for obj, v in zip(OBJECTIVES, t.values):
-            assert m[obj["name"]] == pytest.approx(v, rel=1e-12)
-        for k, v in read_record(t).metrics.items():
-            assert m[k] == pytest.approx(v, rel=1e-12)
-        assert m["feasible"] == float(is_feasible(t))
+            assert m[obj["name"]] == v
+        rec = read_record(t)
+        for k in ("accuracy", "latency_ms", "area_mm2", "accuracy_drop"):
+            assert m[k] == rec.metrics[k]
+        assert m["margin_area_mm2_le_6"] == -t.constraints["area_mm2 <= 6"]
+        assert runs[t.number].data.tags["feasible"] == ("true" if is_feasible(t) else "false")
 
 
-def test_child_params_are_the_trial_params(logged):
+def test_child_metrics_are_few_so_the_runs_table_reads_without_configuration(logged):
+    _, _, _, children = logged
+    keys = {k for r in children for k in r.data.metrics}
+    assert len(keys) <= 8, sorted(keys)
+    assert not any(k.startswith(("area_pe", "energy_mac", "constraint_")) for k in keys)
+
+
+def test_child_trial_json_holds_every_record_metric_with_its_unit(logged):
+    import json
+
+    study, _, client, children = logged
+    t = next(t for t in study.trials if t.state == TrialState.COMPLETE)
+    run = _by_number(children)[t.number]
+    details = json.loads(Path(client.download_artifacts(run.info.run_id, "trial.json")).read_text())
+    assert {k: v["value"] for k, v in details["metrics"].items()} == pytest.approx(read_record(t).metrics)
+    assert details["metrics"]["area_glb_mm2"]["unit"] == "mm^2"
+
+
+def test_child_params_are_the_design_as_evaluated(logged):
     study, _, _, children = logged
     runs = _by_number(children)
     for t in study.trials:
-        assert runs[t.number].data.params == {k: str(v) for k, v in t.params.items()}
+        rec = read_record(t)
+        design = rec.effective if rec is not None else t.params
+        assert runs[t.number].data.params == {k: str(v) for k, v in design.items()}
 
 
 def test_child_tags_name_trial_state_and_pe_type(logged):
@@ -130,34 +152,51 @@ def test_child_run_has_the_per_layer_csv(logged):
     assert float(rows[1]["energy_mac_j"]) == pytest.approx(expected[1]["energy_mac_j"])
 
 
-def test_parent_has_plots_as_png_and_html(logged):
-    _, observer, client, _ = logged
-    names = {a.path for a in client.list_artifacts(observer.parent_run_id, "plots")}
-    assert {"plots/pareto_front.png", "plots/hypervolume.png", "plots/energy_breakdown.png",
-            "plots/area_breakdown.png", "plots/report.html"} <= names
+def test_parent_has_each_plot_as_png_and_self_contained_html(logged):
+    from coexplore.tracking.html import page_json
 
-
-def test_report_html_works_offline(logged):
     _, observer, client, _ = logged
-    html = Path(client.download_artifacts(observer.parent_run_id, "plots/report.html")).read_text()
-    assert not re.search(r"<script[^>]*\ssrc=", html), "plotly.js must be inlined, not fetched"
-    assert html.count("Plotly.newPlot") >= 4
+    files = {a.path: a.file_size for a in client.list_artifacts(observer.parent_run_id, "plots")}
+    for stem in ("pareto_accuracy_vs_energy_j", "pareto_energy_j_vs_area_mm2", "hypervolume", "energy_by_design",
+                 "energy_per_layer", "area_by_design"):
+        assert f"plots/{stem}.png" in files and f"plots/{stem}.html" in files, stem
+    pages = [p for p in files if p.endswith(".html")]
+    assert all(files[p] < 1_000_000 for p in pages), files
+    page = Path(client.download_artifacts(observer.parent_run_id, pages[0]))
+    assert not re.search(r"<script[^>]*\ssrc=", page.read_text()), "MLflow's pane runs only inline scripts"
+    assert page_json(page)["data"]
 
 
 def test_parent_has_config_files_with_passwords_masked(logged):
     _, observer, client, _ = logged
-    text = Path(client.download_artifacts(observer.parent_run_id, "config/study.yaml")).read_text()
+    text = Path(client.download_artifacts(observer.parent_run_id, "config/study/study.yaml")).read_text()
     assert "hunter2" not in text and "bob:***@db" in text
     resolved = Path(client.download_artifacts(observer.parent_run_id, "config/resolved_config.json")).read_text()
-    assert "s3cret" not in resolved
+    assert "s3cret" not in resolved and "nsga2" in resolved
 
 
-def test_parent_params_hold_config_with_passwords_masked(logged):
+def test_parent_params_are_a_handful_not_the_flattened_config(logged):
     _, observer, client, _ = logged
     params = client.get_run(observer.parent_run_id).data.params
-    assert params["config.sampler.name"] == "nsga2"
-    assert params["config.storage"] == "postgresql://alice:***@db.example:5432/studies"
+    assert set(params) <= {"objectives", "constraints", "reference_point", "sampler", "n_trials_budget"}
+    assert params["sampler"] == "nsga2 (seed=0)"
+    assert params["objectives"] == "accuracy (maximize), energy_j (minimize), area_mm2 (minimize)"
     assert not any("s3cret" in v for v in params.values())
+
+
+def test_experiment_opens_on_the_review_view_with_a_legend(logged):
+    import json
+
+    from coexplore.tracking.review import VIEW_TAG
+
+    study, _, client, _ = logged
+    exp = client.get_experiment_by_name(study.study_name)
+    view = json.loads(exp.tags[VIEW_TAG])
+    assert view["orderByKey"] == "tags.`on_pareto`" and view["orderByAsc"] is False
+    assert {"metrics.`accuracy`", "metrics.`energy_j`", "metrics.`area_mm2`", "tags.`on_pareto`",
+            "tags.`pe_type`"} <= set(view["selectedColumns"])
+    legend = exp.tags["mlflow.note.content"]
+    assert "`margin_area_mm2_le_6`" in legend and "mm²" in legend
 
 
 def test_parent_summary_metrics_count_trials(logged):
