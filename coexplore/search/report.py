@@ -130,7 +130,7 @@ def pareto_rows(study: optuna.Study) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"trial": t.number}
         row.update({n: float(v) for n, v in zip(names, t.values)})
         row["pe_type"] = rec.pe_type if rec is not None else t.params.get("pe_type", "")
-        row["params"] = dict(t.params)
+        row["params"] = dict(rec.effective) if rec is not None and rec.effective else dict(t.params)
         rows.append(row)
     if names:
         rows.sort(key=lambda r: -r[names[0]] if directions[0] == "maximize" else r[names[0]])
