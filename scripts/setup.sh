@@ -18,5 +18,5 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 echo "setup: installing coexplore and its dependencies"
-$PIP install -e ".[dev]"
+$PIP install -e ".[dev,grpc]"
 echo "setup: done (.venv)"

@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import optuna
-from optuna.storages import BaseStorage, GrpcStorageProxy
+from optuna.storages import GrpcStorageProxy
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 

@@ -345,6 +345,14 @@ def test_grpc_workers_share_proxy_results_through_the_proxy_without_a_shared_fol
 
 
 # ----------------------------------------------------------------------------------- the soak
+def _many_plans(study: Path) -> None:
+    """49 quantization plans (weight x activation bits): most trials fine-tune, so kills land mid-trial."""
+    data = yaml.safe_load(study.read_text())
+    data["space"]["model"] = {"pe_type": ["int8"], "weight_bits": {"choices": [2, 3, 4, 5, 6, 7, 8]},
+                              "act_bits": {"choices": [2, 3, 4, 5, 6, 7, 8]}}
+    study.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def _workers(n: int, cmd: list[str], cwd: Path) -> list[subprocess.Popen]:
     return [subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
 
@@ -354,8 +362,9 @@ def _workers(n: int, cmd: list[str], cwd: Path) -> list[subprocess.Popen]:
 def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and_tracking_server(tmp_path, cluster):
     storage, tracking, db = cluster["storage"], cluster["tracking"], cluster["database"]
     first_budget, budget = 16, 40
-    study = write_tiny_study(tmp_path, n_trials=first_budget, finetune_steps=10, per_layer=True, tracking=True,
+    study = write_tiny_study(tmp_path, n_trials=first_budget, finetune_steps=10, tracking=True,
                              tracking_uri=tracking, heartbeat_interval=2, grace_period=6)
+    _many_plans(study)
     res = _cli("start", str(study), "--storage", storage, "--n-trials", "1", "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     worker = [*COEXPLORE, "study", "worker", "tiny", "--storage", storage, "--no-progress"]
