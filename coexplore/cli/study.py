@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -126,6 +127,8 @@ def status(
         echo_json(summary.to_dict())
         return
     for line in summary.lines():
+        if line.startswith("best per objective:"):
+            line = "best per objective: " + _best_text(summary.best)
         out.print(line, markup=False)
 
 
@@ -172,19 +175,54 @@ def pareto(
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["trial", *names, "pe_type", *params])
         for r in rows:
-            w.writerow([r["trial"], *(r[n] for n in names), r["pe_type"], *(r["params"].get(p, "") for p in params)])
+            w.writerow([r["trial"], *(r[n] for n in names), r["pe_type"],
+                        *(_text(r["params"].get(p, "")) for p in params)])
         typer.echo(buf.getvalue(), nl=False)
         return
-    table = Table(title=f"Pareto set of {name} ({len(rows)} designs, best {names[0] if names else ''} first)")
+    out.print(pareto_table(name, rows, names))
+
+
+def _best_text(best: dict[str, float]) -> str:
+    """``accuracy 98.89 %, energy_mj 1.170 µJ, area_mm2 0.2210 mm²``: each in a unit that reads."""
+    from coexplore.tracking.units import display_unit
+
+    return ", ".join(f"{n} {display_unit(n, [v]).format(v)} {display_unit(n, [v]).unit}".rstrip()
+                     for n, v in best.items())
+
+
+_UNIT_SUFFIX = re.compile(r"_(j|mj|ms|mm2|w)$")  # energy_mj shown in µJ is headed "energy (µJ)"
+
+
+def _text(value) -> str:
+    """A parameter value for a table cell: a per-layer list of equal entries as that one value."""
+    if isinstance(value, (list, tuple)):
+        return str(value[0]) if value and all(v == value[0] for v in value) else "/".join(map(str, value))
+    return str(value)
+
+
+def pareto_table(name: str, rows: list[dict], names: list[str]) -> Table:
+    """The front as a table: sorted by the first objective (best first), one column per objective
+    in a unit chosen for the column (4 significant digits), PE type, one column per parameter
+    that differs across the front (the constant ones in the caption)."""
+    from coexplore.tracking.units import display_unit
+
+    units = {n: display_unit(n, [r[n] for r in rows]) for n in names}
+    params = sorted({k for r in rows for k in r["params"]} - {"pe_type"})
+    varying = [p for p in params if len({_text(r["params"].get(p, "")) for r in rows}) > 1]
+    fixed = [f"{p}={_text(rows[0]['params'].get(p, ''))}" for p in params if p not in varying] if rows else []
+    table = Table(title=f"Pareto set of {name} ({len(rows)} designs, best {names[0] if names else ''} first)",
+                  caption=f"same on every design: {', '.join(fixed)}" if fixed else None)
     table.add_column("trial", justify="right", no_wrap=True)
     for n in names:
-        table.add_column(n, justify="right", no_wrap=True)
+        table.add_column(f"{_UNIT_SUFFIX.sub('', n)}\n({units[n].unit})" if units[n].unit else n, justify="right",
+                         no_wrap=True)
     table.add_column("pe_type", no_wrap=True)
-    table.add_column("parameters", overflow="fold")
+    for p in varying:
+        table.add_column(p, justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(str(r["trial"]), *(f"{r[n]:.4g}" for n in names), r["pe_type"],
-                      " ".join(f"{p}={r['params'][p]}" for p in params if p in r["params"]))
-    out.print(table)
+        table.add_row(str(r["trial"]), *(units[n].format(r[n]) for n in names), r["pe_type"],
+                      *(_text(r["params"].get(p, "")) for p in varying))
+    return table
 
 
 @app.command()

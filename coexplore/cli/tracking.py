@@ -70,7 +70,8 @@ def tracking_uri_for(study: optuna.Study, storage_url: str, given: str | None) -
 
 
 _FORMAT_OPT = typer.Option(..., "--format", help="csv or parquet.")
-_OUT_OPT = typer.Option(None, "--out", help="Output file (default: NAME-trials.FORMAT).")
+_OUT_OPT = typer.Option(None, "--out", help="Output file (default: NAME-trials.FORMAT in the study's run folder, "
+                        "coexplore-runs/ beside an SQLite storage).")
 
 
 def export(
@@ -79,13 +80,13 @@ def export(
     out_file: Path | None = _OUT_OPT,
     storage: str | None = typer.Option(None, "--storage", help=_STORAGE_HELP),
 ) -> None:
-    """Write every trial (params, metrics, objective values, state) as one row, for pandas."""
+    """Write every trial (design as evaluated, metrics, objective values, state) as one row, for pandas."""
     from coexplore.tracking.export import export_trials
 
     with _errors():
-        study, _ = load_study(name, storage)
-        path = export_trials(study, fmt.value, out_file)
-        out.print(f"{len(study.trials)} trials -> {path}", markup=False)
+        study, url = load_study(name, storage)
+        path = export_trials(study, fmt.value, out_file, storage_url=url)
+        out.print(f"{len(study.trials)} trials of {name} -> {path.resolve()}", markup=False)
 
 
 def report(
@@ -96,7 +97,7 @@ def report(
 ) -> None:
     """Sync the study to MLflow (a run per trial, on_pareto, summary) and refresh its plots."""
     from coexplore.tracking.report import report_study
-    from coexplore.tracking.store import default_tracking_uri, mask_url
+    from coexplore.tracking.store import mask_url
 
     with _errors():
         study, url = load_study(name, storage)
@@ -110,14 +111,26 @@ def report(
               f"{c.logged} trial runs logged, {c.present} already there, {c.removed} duplicates removed",
               markup=False)
     if rep.plots:
-        out.print("plots: " + ", ".join(rep.plots), markup=False)
-    if rep.url:
-        out.print(f"open: {rep.url}", markup=False)
-    else:
-        flag = "" if uri == default_tracking_uri() else f" --tracking-uri {mask_url(uri)}"
-        out.print(f"open it with: coexplore ui{flag}", markup=False)
+        out.print(f"plots on the parent run: {len(rep.plots)} files under plots/ (one PNG and one HTML page each)",
+                  markup=False)
+    out.print(_review_line(rep, uri, name, storage, tracking_uri), markup=False)
     for line in c.errors:
         err.print(f"warning: {line}", markup=False)
+
+
+def _review_line(rep, uri: str, name: str, storage: str | None, tracking_uri: str | None) -> str:
+    """Where to look: the study's runs table (review view) on a tracking server, else the command
+    that serves it and the address it will have."""
+    from coexplore.tracking.review import view_url
+    from coexplore.tracking.store import is_http_uri, mask_url
+    from coexplore.tracking.ui import DEFAULT_HOST, DEFAULT_PORT, runs_table_url
+
+    if is_http_uri(uri):
+        return f"review: {mask_url(view_url(runs_table_url(uri, rep.experiment_id)))}"
+    flags = "".join(f" {flag} {mask_url(value)}" for flag, value in
+                    (("--storage", storage), ("--tracking-uri", tracking_uri)) if value)
+    local = view_url(runs_table_url(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", rep.experiment_id))
+    return f"review: coexplore ui {name}{flags}  (serves {local})"
 
 
 def register(root: typer.Typer, study_app: typer.Typer) -> None:

@@ -117,7 +117,8 @@ def describe(runs: StudyRuns, view: StudyView) -> None:
                               review.design_params(view.user_attrs.get("config")))
     text = review.legend(view.name, view.objectives, view.directions, view.constraints)
     exp = runs.client.get_experiment(runs.experiment_id)
-    for key, value in ((review.VIEW_TAG, review.view_tag_value(state)), (TAG_DESCRIPTION, text)):
+    for key, value in ((review.VIEW_TAG, review.view_tag_value(state)), (TAG_DESCRIPTION, text),
+                       (review.KIND_TAG, review.KIND_MODEL_DEVELOPMENT)):
         if exp.tags.get(key) != value:
             runs.client.set_experiment_tag(runs.experiment_id, key, value)
     runs.client.set_tag(runs.parent_run_id, TAG_DESCRIPTION, text)

@@ -23,6 +23,10 @@ from coexplore.tracking import entities as E
 VIEW_KEY = "coexplore-review"
 """The share key of the review view: ``#/experiments/<id>/runs?viewStateShareKey=coexplore-review``."""
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
+KIND_TAG = "mlflow.experimentKind"
+KIND_MODEL_DEVELOPMENT = "custom_model_development"
+"""MLflow's UI opens such an experiment on its runs (not its GenAI traces) and its runs in the
+machine-learning view."""
 
 _MEANING = {
     "accuracy": ("validation accuracy of the quantized model after the brief fine-tune", "fraction: 0.984 = 98.4 %"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
 import subprocess
@@ -34,11 +36,27 @@ def in_project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_export_writes_csv_for_the_named_study_from_the_default_storage(in_project):
+def test_export_writes_into_the_study_run_folder_and_prints_the_path(in_project):
     result = runner.invoke(app, ["study", "export", "cli-study", "--format", "csv"])
     assert result.exit_code == 0, result.output
-    df = pd.read_csv(in_project / "cli-study-trials.csv")
+    path = in_project / "coexplore-runs" / "cli-study-trials.csv"
+    assert str(path) in result.output.replace("\n", "")
+    assert not (in_project / "cli-study-trials.csv").exists(), "nothing written into the working directory"
+    df = pd.read_csv(path)
     assert list(df["number"]) == list(range(6))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_keeps_integers_integers(in_project, fmt):
+    runner.invoke(app, ["study", "export", "cli-study", "--format", fmt])
+    path = in_project / "coexplore-runs" / f"cli-study-trials.{fmt}"
+    df = pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+    for col in ("params_pe_rows", "params_glb_kib", "number"):
+        assert pd.api.types.is_integer_dtype(df[col]), f"{col} is {df[col].dtype}"
+    if fmt == "csv":
+        header, *lines = path.read_text().splitlines()
+        col = header.split(",").index("params_pe_rows")
+        assert all("." not in line.split(",")[col] for line in lines)
 
 
 def test_export_to_parquet_with_out(in_project):
@@ -67,6 +85,34 @@ def test_report_twice_logs_nothing_new(in_project):
     runner.invoke(app, ["study", "report", "cli-study", "--no-plots"])
     result = runner.invoke(app, ["study", "report", "cli-study", "--no-plots"])
     assert "0 trial runs logged, 6 already there, 0 duplicates removed" in result.output
+
+
+def test_report_says_where_to_review_the_study(in_project):
+    result = runner.invoke(app, ["study", "report", "cli-study", "--no-plots"])
+    line = next(x for x in result.output.splitlines() if x.startswith("review:"))
+    assert "coexplore ui cli-study" in line
+    assert "#/experiments/" in line and "viewStateShareKey=coexplore-review" in line
+
+
+def test_report_leaves_no_default_experiment_beside_the_study(in_project):
+    uri = f"sqlite:///{in_project / 'coexplore-runs' / 'mlflow.db'}"  # absolute: MLflow caches stores by URI
+    result = runner.invoke(app, ["study", "report", "cli-study", "--no-plots", "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(uri)
+    assert [e.name for e in client.search_experiments()] == ["cli-study"]
+    assert not (in_project / "mlruns").exists()
+
+
+def test_pareto_table_is_sorted_by_the_first_objective_with_pe_type_apart(in_project):
+    result = runner.invoke(app, ["study", "pareto", "cli-study", "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    accuracies = [float(r["accuracy"]) for r in rows]
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert all(r["pe_type"] in ("int16", "int8", "int4", "binary") for r in rows)
+    table = runner.invoke(app, ["study", "pareto", "cli-study"], env={"COLUMNS": "200"}).output
+    assert "(%)" in table and "pe_type" in table
+    first = next(line for line in table.splitlines() if line.startswith("│"))
+    assert f"{accuracies[0] * 100:.2f}" in first, "4 significant digits in the column's unit"
 
 
 def _coexplore(*args: str, cwd: Path, **kw) -> subprocess.Popen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -74,3 +75,29 @@ def test_parquet_accepts_a_categorical_mixing_numbers_and_text(tmp_path):
     s.optimize(lambda t: float(len(str(t.suggest_categorical("bits", [4, 8, "fp32"])))), n_trials=2)
     back = pd.read_parquet(export_trials(s, "parquet", tmp_path / "m.parquet"))
     assert list(back["params_bits"]) == ["4", "fp32"]
+
+
+def test_params_are_the_design_as_evaluated_not_the_sample(tmp_path):
+    from optuna.distributions import CategoricalDistribution
+
+    from coexplore.record import TrialRecord, frozen_trial
+
+    s = optuna.create_study(storage=f"sqlite:///{tmp_path / 'e.db'}", study_name="aliased")
+    record = TrialRecord(values=[0.9], metrics={"accuracy": 0.9}, constraints={"feasible": 0.0}, pe_type="int4",
+                         effective={"pe_type": "int4", "act_bits": [4, 4, 4], "weight_bits": [2, 4, 2]})
+    dists = {"pe_type": CategoricalDistribution(["int8", "int4"]), "act_bits": CategoricalDistribution([4, 8])}
+    s.add_trial(frozen_trial(record, {"pe_type": "int4", "act_bits": 8}, dists))  # sampled 8, ran at 4
+    row = trials_frame(s).iloc[0]
+    assert row["params_act_bits"] == 4 and row["params_weight_bits"] == "[2, 4, 2]"
+
+
+def test_default_path_is_the_study_run_folder_beside_an_sqlite_storage(study, tmp_path, monkeypatch):
+    from coexplore.tracking.export import default_export_path
+
+    monkeypatch.chdir(tmp_path)
+    assert default_export_path(study, f"sqlite:///{tmp_path}/runs/s.db", "csv") == tmp_path / "runs" / \
+        "export-module-trials.csv"
+    assert default_export_path(study, "postgresql://u@h/db", "parquet") == Path("coexplore-runs") / \
+        "export-module-trials.parquet"
+    path = export_trials(study, "csv", storage_url=f"sqlite:///{tmp_path}/runs/s.db")
+    assert path == tmp_path / "runs" / "export-module-trials.csv" and path.exists()
