@@ -54,8 +54,8 @@ def _admin():
     return conn
 
 
-def _connections(name: str) -> int:
-    with contextlib.closing(_admin()) as conn, conn.cursor() as cur:
+def _connections(conn, name: str) -> int:
+    with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,))
         return int(cur.fetchone()[0])
 
@@ -103,7 +103,16 @@ def _row(backend: str, workers: int, trials_per_worker: int) -> dict:
         peak = [0]
         done = threading.Event()
 
+        errors: list[str] = []
+
         def worker() -> None:
+            try:
+                run_worker()
+            except Exception as exc:  # noqa: BLE001 - e.g. "too many clients": counted, shown in the table
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+
+        def run_worker() -> None:
             storage = open_storage(client_url, heartbeat_interval=10)
             study = optuna.load_study(study_name="bench", storage=storage,
                                       sampler=optuna.samplers.RandomSampler())
@@ -126,13 +135,18 @@ def _row(backend: str, workers: int, trials_per_worker: int) -> dict:
             optimize(study, _objective(cache, key), budget, observers=ObserverGroup([Timer()]), poll_s=0.2,
                      max_infeasible_trials=0, storage=storage)
 
-        def watch() -> None:
-            while not done.wait(0.5):
-                peak[0] = max(peak[0], _connections(name))
+        def watch() -> None:  # its connection is taken before the workers', so a full server cannot refuse it
+            with contextlib.closing(_admin()) as conn:
+                ready.set()
+                while not done.wait(0.5):
+                    peak[0] = max(peak[0], _connections(conn, name))
+
+        ready = threading.Event()
 
         watcher = threading.Thread(target=watch, daemon=True) if name else None
         if watcher:
             watcher.start()
+            ready.wait(10)
         start = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(workers)]
         for t in threads:
@@ -145,7 +159,8 @@ def _row(backend: str, workers: int, trials_per_worker: int) -> dict:
                        .get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
         q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [latencies[0]] * 99
         return {"backend": backend, "workers": workers, "complete": complete, "trials_per_s": complete / wall,
-                "p50_ms": q[49] * 1e3, "p99_ms": q[98] * 1e3, "connections": peak[0] if name else None}
+                "p50_ms": q[49] * 1e3, "p99_ms": q[98] * 1e3, "connections": peak[0] if name else None,
+                "failed_workers": len(errors), "first_error": errors[0] if errors else None}
     finally:
         if proxy is not None:
             proxy.terminate()
@@ -165,14 +180,18 @@ def main() -> None:
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     rows = []
-    table = Table("storage", "workers", "complete", "trials/s", "p50 ms/trial", "p99 ms/trial", "DB connections")
+    table = Table("storage", "workers", "complete", "trials/s", "p50 ms/trial", "p99 ms/trial", "DB connections",
+                  "workers failed")
     for workers in args.workers:
         for backend in args.backends:
             r = _row(backend, workers, args.trials_per_worker)
             rows.append(r)
             table.add_row(backend, str(workers), str(r["complete"]), f"{r['trials_per_s']:.1f}", f"{r['p50_ms']:.0f}",
-                          f"{r['p99_ms']:.0f}", "file" if r["connections"] is None else str(r["connections"]))
-            Console().print(f"{backend} x{workers}: {r['trials_per_s']:.1f} trials/s", highlight=False)
+                          f"{r['p99_ms']:.0f}", "file" if r["connections"] is None else str(r["connections"]),
+                          str(r["failed_workers"]))
+            Console().print(f"{backend} x{workers}: {r['trials_per_s']:.1f} trials/s"
+                            + (f"; {r['failed_workers']} workers failed: {r['first_error']}" if r["failed_workers"] else ""),
+                            highlight=False, markup=False)
     Console().print(table)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; optuna {optuna.__version__}")
     if args.json:

@@ -410,8 +410,10 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     failed = [t for t in trials if t.state == TrialState.FAIL]
     retried = [t for t in trials if "failed_trial" in t.system_attrs]
-    print(f"\nsoak: {len(trials)} trials, {len(complete)} complete, {len(failed)} failed, {len(retried)} retried, "
-          f"{mid_trial} of 20 worker kills mid-trial, worker exit codes after the kills {codes}")
+    reasons = Counter(str(t.user_attrs.get("error") or t.system_attrs.get("fail_reason") or "stale heartbeat")[:80]
+                      for t in failed)
+    print(f"\nsoak: {len(trials)} trials, {len(complete)} complete, {len(failed)} failed ({dict(reasons)}), "
+          f"{len(retried)} retried, {mid_trial} of 20 worker kills mid-trial, worker exit codes after the kills {codes}")
     assert len(complete) == budget
     assert len({t.number for t in trials}) == len(trials)
     assert not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
