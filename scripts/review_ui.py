@@ -35,6 +35,17 @@ from cdp import Chromium
 HERE = Path(__file__).resolve().parent.parent
 
 
+def shot(page: Chromium, path: Path, width: int = 1100) -> Path:
+    """A screenshot, scaled to ``width`` px and reduced to 256 colours (small enough for docs/)."""
+    page.screenshot(path)
+    from PIL import Image
+
+    img = Image.open(path).convert("RGB")
+    img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+    img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    return path
+
+
 def _free_port() -> int:
     import socket
 
@@ -126,7 +137,7 @@ def walk(page: Chromium, url: str, study: str, objectives: list[str], out: Path,
                         .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
                         .slice(0, 3).map(c => c.textContent.trim())""")
     checks.expect(tops == ["true"] * 3, f"front first: the first rows' on_pareto is {tops}")
-    page.screenshot(out / "runs_table.png")
+    shot(page, out / "runs_table.png")
 
     first = page.eval("""[...document.querySelectorAll('a')].map(a => a.textContent.trim())
                          .find(t => /^trial-\\d+$/.test(t))""")
@@ -137,7 +148,7 @@ def walk(page: Chromium, url: str, study: str, objectives: list[str], out: Path,
     text = page.eval("document.body.innerText")
     checks.expect("Design as evaluated" in text, f"{first}'s description says the design as evaluated")
     checks.expect("on_pareto" in text, f"{first} carries the on_pareto tag")
-    page.screenshot(out / "trial.png")
+    shot(page, out / "trial.png")
 
     page.eval("[...document.querySelectorAll('a')].find(a => a.textContent.trim() === "
               f"'{study}' && a.href.includes('/runs/')).click()")  # the trial's "Parent run" link
@@ -151,8 +162,15 @@ def walk(page: Chromium, url: str, study: str, objectives: list[str], out: Path,
     click(page, "objectives")
     click(page, "accuracy-energy-area.yaml", exact=False)
     time.sleep(1)
-    page.screenshot(out / "parent_config.png")
+    shot(page, out / "parent_config.png")
     click(page, "plots")
+    run_id = page.eval("location.href.match(/runs\\/([0-9a-f]{32})/)[1]")
+    files = page.eval(f"fetch('ajax-api/2.0/mlflow/artifacts/list?run_id={run_id}&path=plots')"
+                      ".then(r => r.json()).then(j => j.files.map(f => [f.path, f.file_size || 0]))")
+    pages = {p: size for p, size in files if p.endswith(".html")}
+    pngs = [p for p, _ in files if p.endswith(".png")]
+    checks.expect(bool(pages) and max(pages.values()) < 1_000_000,
+                  f"{len(pages)} HTML plots, the largest {max(pages.values(), default=0) / 1e6:.2f} MB; {len(pngs)} PNGs")
     pair = f"pareto_{objectives[0]}_vs_{objectives[1]}"
     click(page, f"{pair}.png")
     biggest = "Math.max(0, ...[...document.querySelectorAll('img')].filter(i => i.complete).map(i => i.width))"
@@ -160,10 +178,10 @@ def walk(page: Chromium, url: str, study: str, objectives: list[str], out: Path,
     time.sleep(1)
     width = page.eval(biggest)
     checks.expect(width >= 600, f"the Pareto PNG shows {width} px wide in the artifact pane")
-    page.screenshot(out / "parent_plot_png.png")
+    shot(page, out / "parent_plot_png.png")
     click(page, "energy_per_layer.png")
     time.sleep(2)
-    page.screenshot(out / "parent_energy_per_layer.png")
+    shot(page, out / "parent_energy_per_layer.png")
     page.eval("window.__drawn = []; window.addEventListener('message', e => window.__drawn.push(e.data))")
     start = time.monotonic()
     click(page, f"{pair}.html")
@@ -174,7 +192,7 @@ def walk(page: Chromium, url: str, study: str, objectives: list[str], out: Path,
     except TimeoutError:
         checks.expect(False, "the interactive HTML plot drew within 60 s")
     time.sleep(1)
-    page.screenshot(out / "parent_plot_html.png")
+    shot(page, out / "parent_plot_html.png")
 
 
 def main() -> int:
