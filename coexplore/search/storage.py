@@ -228,7 +228,9 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
 def fail_orphan_trials(study: optuna.Study, storage: optuna.storages.BaseStorage | None) -> list[int]:
     """Fail RUNNING trials that never recorded a heartbeat and are older than the grace period,
     and queue their retry, as Optuna does for stale heartbeats; returns their numbers.
-    ``storage`` is the study's RDB storage as opened (None or another kind: nothing to do).
+    ``storage`` is the study's RDB storage as opened (None or another kind: nothing to do; a
+    ``grpc://`` client's own stale check already covers trials that never beat, see
+    :mod:`coexplore.search.grpc`).
 
     A process killed between creating a trial and its first heartbeat leaves such a trial, which
     Optuna's own stale check skips (it only looks at trials with a heartbeat). The heartbeat table

@@ -35,8 +35,8 @@ def sampler_for(cfg: StudyConfig, seed: int | None) -> optuna.samplers.BaseSampl
                         reference_point=cfg.objectives.reference)
 
 
-def open_for(cfg: StudyConfig, storage_url: str, create: bool) -> optuna.storages.RDBStorage:
-    """The storage of ``cfg``'s study with its heartbeat settings."""
+def open_for(cfg: StudyConfig, storage_url: str, create: bool) -> optuna.storages.BaseStorage:
+    """The storage of ``cfg``'s study with its heartbeat settings (an RDB storage, or a ``grpc://`` proxy client)."""
     return open_storage(storage_url, create=create, heartbeat_interval=cfg.heartbeat_interval,
                         grace_period=cfg.grace_period)
 
