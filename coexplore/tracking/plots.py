@@ -307,7 +307,7 @@ def energy_per_layer_plot(view: StudyView) -> Plot | None:
              f"{len(designs)} of {len(front)} Pareto-front designs, spread along {view.objectives[0]} "
              f"(all are in energy_by_design.png)")
     fig.suptitle(f"{view.name}: energy per layer, {shown}; one y scale", fontsize=11)
-    fig.legend(loc="outside upper center", ncols=len(parts), fontsize=9, frameon=False)
+    fig.legend(loc="outside lower center", ncols=len(parts), fontsize=9, frameon=False)
     pfig.update_layout(barmode="stack", height=260 * nrows + 140,
                        title=f"{view.name}: energy per layer ({unit.unit}), {shown}")
     return Plot("energy_per_layer", "Energy per layer", fig, pfig)
