@@ -50,8 +50,7 @@ def learn(
 
 
 def _print_channels(pruning) -> None:
-    from coexplore.search.study_config import StudyConfig  # noqa: F401 - typing only
-
+    """A table of each layer's output channels at the space's tightest level and 0/25/50/70%."""
     graph = pruning.graph
     levels = sorted({0.0, 0.25, 0.5, 0.7, pruning.settings.learn_level})
     table = Table(title=f"channels kept per layer ({pruning.settings.method})")

@@ -15,10 +15,18 @@
 The trial parameter is ``prune``. A range is searched on its ``step`` grid: each distinct level is
 its own network and costs a fine-tune, so a continuum would make every trial a proxy run; the
 parameter is categorical, like the bits. LeGR learns once, at the tightest level of the axis.
+
+Virtual pooling (ViP, :mod:`coexplore.transforms.vip`) is on or off per network, named group or
+layer, as bits are; only on the convolutions ``layers`` names (fnmatch patterns), each of which must
+have an output map of at least ``min_map`` x ``min_map``::
+
+      vip: {layers: ["features.0", "features.3"], per: layer}   # params vip.features.0, vip.features.3
+                                                                # (per: network -> vip; group -> vip.<group>)
 """
 
 from __future__ import annotations
 
+import fnmatch
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -70,7 +78,7 @@ class PruneAxis(_Strict):
         """The levels a trial may take, ascending."""
         if self.levels is not None:
             return sorted(float(v) for v in self.levels)
-        n = int(round((self.high - self.low) / self.step + 1e-9))
+        n = round((self.high - self.low) / self.step + 1e-9)
         return sorted({round(min(self.low + i * self.step, self.high), 6) for i in range(n + 1)} | {self.high})
 
     def settings(self, pin_first_last: int | None) -> PruneSettings:
@@ -80,16 +88,67 @@ class PruneAxis(_Strict):
                              evolution=self.learn)
 
 
-def transform_distributions(model: ModelSpace) -> dict[str, Any]:
+class VipAxis(_Strict):
+    """The ViP axis: the convolutions it may run on and the unit of its on/off parameters.
+
+    Example:
+        >>> VipAxis(layers=["features.*"], per="layer").units(["features.0", "features.3", "classifier"], {})
+        {'vip.features.0': ['features.0'], 'vip.features.3': ['features.3']}
+    """
+
+    layers: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    per: Literal["network", "group", "layer"] = "network"
+    min_map: int = Field(default=8, ge=2, le=4096)
+
+    def allowed(self, layer_names: list[str]) -> list[str]:
+        """The layers the patterns match, in forward order."""
+        return [n for n in layer_names if any(fnmatch.fnmatchcase(n, p) for p in self.layers)]
+
+    def units(self, layer_names: list[str], groups: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Parameter name -> the layers it switches (``vip``, ``vip.<group>`` or ``vip.<layer>``)."""
+        allowed = self.allowed(layer_names)
+        if self.per == "network":
+            return {VIP_PARAM: allowed} if allowed else {}
+        if self.per == "layer":
+            return {f"{VIP_PARAM}.{n}": [n] for n in allowed}
+        out: dict[str, list[str]] = {}
+        for n in allowed:  # a layer joins the first group with a matching pattern, as bits do
+            group = next((g for g, pats in groups.items() if any(fnmatch.fnmatchcase(n, p) for p in pats)), None)
+            if group is not None:
+                out.setdefault(f"{VIP_PARAM}.{group}", []).append(n)
+        return out
+
+
+VIP_PARAM = "vip"
+"""Name (or prefix, ``vip.<unit>``) of the ViP on/off trial parameters."""
+VIP_CHOICE = "vip_layers"
+"""Key of the ViP choice in a trial's transforms: the layers with ViP on, comma-joined."""
+
+
+def has_transforms(model: ModelSpace | None) -> bool:
+    """True when a space's model section has a transform axis (``prune`` or ``vip``)."""
+    return model is not None and (getattr(model, "prune", None) is not None or getattr(model, "vip", None) is not None)
+
+
+def transform_distributions(model: ModelSpace, layer_names: list[str] | None = None) -> dict[str, Any]:
     """Optuna distributions of the model-side transform axes (``{}`` when the space has none)."""
     from optuna.distributions import CategoricalDistribution
 
     prune = getattr(model, "prune", None)
-    return {PRUNE_PARAM: CategoricalDistribution(prune.grid())} if prune is not None else {}
+    out = {PRUNE_PARAM: CategoricalDistribution(prune.grid())} if prune is not None else {}
+    vip = getattr(model, "vip", None)
+    if vip is not None:
+        out.update({u: CategoricalDistribution([False, True]) for u in vip.units(layer_names or [], model.groups)})
+    return out
 
 
-def transform_choices(model: ModelSpace, params: dict[str, Any]) -> dict[str, Any]:
-    """The trial's transform values (``{"prune": 0.5}``) from its parameters."""
-    if getattr(model, "prune", None) is None or PRUNE_PARAM not in params:
-        return {}
-    return {PRUNE_PARAM: float(params[PRUNE_PARAM])}
+def transform_choices(model: ModelSpace, params: dict[str, Any], layer_names: list[str] | None = None) -> dict[str, Any]:
+    """The trial's transform values (``{"prune": 0.5, "vip_layers": "features.0"}``) from its parameters."""
+    out: dict[str, Any] = {}
+    if getattr(model, "prune", None) is not None and PRUNE_PARAM in params:
+        out[PRUNE_PARAM] = float(params[PRUNE_PARAM])
+    vip = getattr(model, "vip", None)
+    if vip is not None:
+        on = {n for u, members in vip.units(layer_names or [], model.groups).items() if params.get(u) for n in members}
+        out[VIP_CHOICE] = ",".join(n for n in (layer_names or []) if n in on)
+    return out

@@ -1,4 +1,4 @@
-"""Trials of a space with model-side transform axes (``model.prune``): each trial's network is
+"""Trials of a space with model-side transform axes (``model.prune``, ``model.vip``): each trial's network is
 transformed, fine-tuned by the proxy and costed by the PPA model as that same network.
 
 :class:`TransformTrialEvaluator` evaluates a trial exactly as :class:`TrialEvaluator` does, on a
@@ -13,9 +13,11 @@ import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from coexplore.search.configio import ConfigError
 from coexplore.search.evaluate import TrialEvaluator
-from coexplore.search.model_axes import PRUNE_PARAM
+from coexplore.search.model_axes import PRUNE_PARAM, VIP_CHOICE
 
 if TYPE_CHECKING:
     from coexplore.accuracy import ProxyEvaluator, ProxyResult
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from coexplore.record import TrialRecord
     from coexplore.search.space import ModelChoice
     from coexplore.search.study_config import StudyConfig
-    from coexplore.transforms import FilterPruning, ModelSide
+    from coexplore.transforms import FilterPruning, ModelSide, VirtualPooling
     from coexplore.transforms.legr import LearnProgress
     from coexplore.workload import Workload
 
@@ -74,6 +76,18 @@ class TransformTrialEvaluator(TrialEvaluator):
             extra["channels"] = pruning.channels(choice.transforms[PRUNE_PARAM])
         return replace(record, effective={**record.effective, **choice.transforms}, extra=extra)
 
+    def _layer_bits(self, plan: QuantPlan) -> tuple[Any, Any]:
+        """Per-layer bits of the transformed workload: a ViP fill pass runs at its convolution's bits."""
+        from coexplore.transforms.vip import base_layer
+
+        names = self.workload.layer_names
+        if names == self.layer_names:
+            return super()._layer_bits(plan)
+        w, a = plan.resolve(self.layer_names)
+        index = {n: i for i, n in enumerate(self.layer_names)}
+        pick = [index[base_layer(n)] for n in names]
+        return np.asarray(w, dtype=np.int64)[pick], np.asarray(a, dtype=np.int64)[pick]
+
     def proxy_accuracy(self, params: dict[str, Any], fidelity: str = "brief") -> tuple[float, float, str]:
         """(accuracy, baseline, cache key) of a trial's model-side choice, transforms included."""
         import optuna
@@ -96,9 +110,34 @@ def pruning_transform(cfg: StudyConfig, proxy: ProxyEvaluator, progress: LearnPr
     if model is None or getattr(model, "prune", None) is None:
         raise ConfigError([f"study {cfg.name}: space.model.prune: not set; this study has no pruning axis"])
     if cfg.workload:
-        raise ConfigError([f"study {cfg.name}: workload: {cfg.workload!r} cannot be pruned; remove it so the "
-                           "PPA model costs the proxy model's own (pruned) layers"])
+        raise ConfigError([(f"study {cfg.name}: workload: {cfg.workload!r} cannot be pruned; remove it so the "
+                            "PPA model costs the proxy model's own (pruned) layers")])
     return FilterPruning(proxy, model.prune.settings(model.pin_first_last), progress=progress)
+
+
+def vip_transform(cfg: StudyConfig, proxy: ProxyEvaluator) -> VirtualPooling:
+    """The study's ViP transform on its proxy model.
+
+    Raises:
+        ConfigError: ``model.vip`` names no layer, a layer ViP cannot run on, ``per: group`` without
+            groups, or the study costs another workload than the proxy model's.
+    """
+    from coexplore.transforms import VirtualPooling
+
+    model, where = cfg.space.model, f"study {cfg.name}: space.model.vip"
+    vip, names = model.vip, list(proxy.layer_names)
+    if cfg.workload:
+        raise ConfigError([(f"study {cfg.name}: workload: {cfg.workload!r} cannot run ViP; remove it so the "
+                            "PPA model costs the proxy model's own layers")])
+    if vip.per == "group" and not model.groups:
+        raise ConfigError([f"{where}.per: 'group' but no groups are defined (add model.groups)"])
+    allowed = vip.allowed(names)
+    if not allowed:
+        raise ConfigError([f"{where}.layers: {vip.layers} match no layer of {proxy.model_name} ({', '.join(names)})"])
+    try:
+        return VirtualPooling(proxy, allowed, min_map=vip.min_map)
+    except ValueError as exc:
+        raise ConfigError([f"{where}.layers: {exc}"]) from None
 
 
 def transform_evaluator(cfg: StudyConfig, proxy: ProxyEvaluator) -> TransformTrialEvaluator:
@@ -106,9 +145,14 @@ def transform_evaluator(cfg: StudyConfig, proxy: ProxyEvaluator) -> TransformTri
     from coexplore.transforms import ModelSide
 
     if getattr(cfg, "hardware_search", "joint") != "joint":
-        raise ConfigError([f"study {cfg.name}: hardware_search: {cfg.hardware_search} does not cost pruned "
-                           "workloads yet; use hardware_search: joint with model.prune"])
-    side = ModelSide(proxy, {PRUNE_PARAM: pruning_transform(cfg, proxy)})
+        raise ConfigError([(f"study {cfg.name}: hardware_search: {cfg.hardware_search} does not cost pruned "
+                            "workloads yet; use hardware_search: joint with model.prune")])
+    transforms: dict[str, Any] = {}
+    if cfg.space.model.prune is not None:
+        transforms[PRUNE_PARAM] = pruning_transform(cfg, proxy)
+    if getattr(cfg.space.model, "vip", None) is not None:
+        transforms[VIP_CHOICE] = vip_transform(cfg, proxy)
+    side = ModelSide(proxy, transforms)
     return TransformTrialEvaluator(cfg.space, cfg.objectives, proxy, proxy.workload(), model_side=side)
 
 

@@ -1,7 +1,7 @@
 """Model-side transforms: the DNN-configuration axis of a study, applied before quantization.
 
 Order (:data:`STAGES`): architecture (Single-Path NAS, to come), filter pruning, virtual pooling
-(ViP, to come), then the trial's quantization plan. The PPA model costs the workload of the
+(ViP), then the trial's quantization plan. The PPA model costs the workload of the
 transformed network, and the proxy fine-tunes that same network, so a model-side choice changes
 cost and accuracy consistently. Adding a transform: one file with a :class:`ModelTransform`
 subclass and one line in :data:`TRANSFORMS`.
@@ -12,7 +12,7 @@ the torch-backed names load on first use.
 Example:
     >>> from coexplore.transforms import STAGES, TRANSFORMS
     >>> STAGES, sorted(TRANSFORMS)
-    (('architecture', 'pruning', 'virtual_pooling'), ['prune'])
+    (('architecture', 'pruning', 'virtual_pooling'), ['prune', 'vip_layers'])
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from coexplore.transforms.settings import METHODS, Evolution, PruneSettings
 
 TRANSFORMS: dict[str, str] = {
     "prune": "coexplore.transforms.prune:FilterPruning",
+    "vip_layers": "coexplore.transforms.vip:VirtualPooling",
 }
 """Registered transforms: the name of their value in a trial's choices -> ``module:class``."""
 
@@ -34,6 +35,7 @@ _LAZY = {
     "channel_graph": "channels", "prune_model": "channels",
     "LearnedRanking": "legr", "evolve": "legr",
     "FilterPruning": "prune", "ModelSide": "pipeline", "apply_transforms": "pipeline",
+    "VirtualPooling": "vip", "interpolate": "vip", "rewrite_workload": "vip",
 }
 
 
@@ -51,5 +53,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'coexplore.transforms' has no attribute {name!r}")
 
 
-__all__ = ["METHODS", "STAGES", "TRANSFORMS", "Evolution", "ModelTransform", "PruneSettings", "transform_class",
-           *sorted(_LAZY)]
+__all__ = [  # noqa: PLE0604 - the lazily loaded names are listed too
+    "METHODS", "STAGES", "TRANSFORMS", "Evolution", "ModelTransform", "PruneSettings", "transform_class",
+    *sorted(_LAZY),
+]

@@ -30,7 +30,7 @@ class ModelTransform(ABC):
     name: ClassVar[str]
     stage: ClassVar[str]
 
-    def prepare(self) -> None:  # noqa: B027 - optional hook
+    def prepare(self) -> None:
         """Learn whatever the transform learns once (cached); default: nothing."""
 
     @abstractmethod

@@ -193,7 +193,6 @@ def channel_graph(model: nn.Module, input_shape: tuple[int, ...], *, keep_ends: 
                 uf.fix(g, "first layer's output (pinned)")
             if workload.layers[-1].name in roles["consumers"]:
                 uf.fix(g, "last layer's input (pinned)")
-    index = {g: i for i, g in enumerate(roots)}
     groups = tuple(ChannelGroup(uf.size[g], *(tuple(uf.roles[g][r]) for r in ("producers", "consumers", "followers")),
                                 fixed=uf.fixed[g]) for g in roots)
     lin, lout = [], []

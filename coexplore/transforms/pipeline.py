@@ -56,12 +56,16 @@ class ModelSide:
     def workload(self, choices: Mapping[str, Any]) -> Workload:
         """The transformed network's workload (batch of 1) under the proxy's layer names."""
         active = self._active(choices)
-        if not active:
-            return self.proxy.workload()
-        if len(active) > 1:  # one transform per stage for now: trace the composed network
+        # Transforms that rewrite a workload (ViP) apply, in stage order, to the others' network.
+        ordered = sorted(active, key=lambda k: STAGES.index(self.transforms[k].stage))
+        shaping = [k for k in ordered if not hasattr(self.transforms[k], "rewrite")]
+        if len(shaping) > 1:  # one shape-changing transform for now: trace the composed network
             raise NotImplementedError("composing several transforms' workloads is not built yet")
-        (name, value), = active.items()
-        return self.transforms[name].workload(value)
+        workload = self.transforms[shaping[0]].workload(active[shaping[0]]) if shaping else self.proxy.workload()
+        for k in ordered:
+            if k not in shaping:
+                workload = self.transforms[k].rewrite(workload, active[k])
+        return workload
 
     def evaluate(self, plan: QuantPlan, choices: Mapping[str, Any], fidelity: str = "brief") -> ProxyResult:
         """Accuracy of ``plan`` on the network ``choices`` give, after the proxy's fine-tune."""

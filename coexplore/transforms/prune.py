@@ -28,7 +28,13 @@ from coexplore.accuracy.training import accuracy, logits, reestimate_batchnorm, 
 from coexplore.transforms._base import ModelTransform
 from coexplore.transforms.channels import ChannelGraph, channel_graph, producer_norms, prune_model
 from coexplore.transforms.legr import LearnedRanking, LearnProgress, evolve
-from coexplore.transforms.ranking import Affine, channel_scores, keep_counts, keep_indices, producer_layers
+from coexplore.transforms.ranking import (
+    Affine,
+    channel_scores,
+    keep_counts,
+    keep_indices,
+    producer_layers,
+)
 from coexplore.transforms.settings import PruneSettings
 from coexplore.workload import Workload, from_module
 
@@ -115,7 +121,7 @@ class FilterPruning(ModelTransform):
         fold, level = proxy.folds[0], self.settings.learn_level
         gen = torch.Generator().manual_seed(self.settings.evolution.seed)
         perm = torch.randperm(len(fold.train_y), generator=gen)
-        cut = int(round(len(perm) * (1 - HOLDOUT)))
+        cut = round(len(perm) * (1 - HOLDOUT))
         fit, held = perm[:cut], perm[cut:]
         dev = proxy.device
         x, y = fold.train_x[fit].to(dev), fold.train_y[fit].to(dev)

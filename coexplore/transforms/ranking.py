@@ -29,6 +29,7 @@ from torch import nn
 from coexplore.accuracy import stable_hash
 from coexplore.transforms.channels import ChannelGraph, producer_norms
 
+
 @dataclass(frozen=True)
 class Affine:
     """LeGR's per-layer affine transform of the squared filter norm, by producer layer name.

@@ -95,3 +95,12 @@ def test_prune_learn_refuses_a_study_without_a_pruning_axis(tmp_path):
     result = CliRunner().invoke(app, ["prune", "learn", str(study), "--storage", f"sqlite:///{tmp_path}/s.db"])
     assert result.exit_code == 2
     assert "space.model.prune: not set" in result.stderr
+
+
+def test_pruning_follows_the_spaces_first_last_pinning_unless_told():
+    from coexplore.search.model_axes import PruneAxis
+
+    assert PruneAxis(levels=[0.5]).settings(pin_first_last=8).keep_ends
+    assert not PruneAxis(levels=[0.5]).settings(pin_first_last=None).keep_ends
+    assert not PruneAxis(levels=[0.5], keep_first_last=False).settings(pin_first_last=8).keep_ends
+    assert PruneAxis(levels=[0, 0.3]).settings(None).learn_level == 0.3  # LeGR learns at the tightest level
