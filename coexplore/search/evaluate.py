@@ -188,7 +188,9 @@ def build_evaluator(cfg: StudyConfig, storage_url: str) -> TrialEvaluator:
         raise ValueError(f"study {cfg.name}: a hybrid (operators:) space is evaluated by coexplore.enos; "
                          "use coexplore.api.build_evaluator")
     proxy = ProxyEvaluator(cfg.proxy_config(), cache_dir=proxy_cache_dir(storage_url), cache_url=storage_url)
-    if cfg.space.model is not None and cfg.space.model.prune is not None:  # model-side transform axes
+    from coexplore.search.model_axes import has_transforms
+
+    if has_transforms(cfg.space.model):  # model-side transform axes (prune, vip)
         from coexplore.search.transformed import transform_evaluator
 
         return transform_evaluator(cfg, proxy)

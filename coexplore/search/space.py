@@ -43,7 +43,12 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_va
 from coexplore.hardware.design import DesignPoint
 from coexplore.hardware.pe.registry import get_pe_type, native_bits, pe_type_names
 from coexplore.search.configio import ConfigError, read_yaml, validate
-from coexplore.search.model_axes import PruneAxis, transform_choices, transform_distributions
+from coexplore.search.model_axes import (
+    PruneAxis,
+    VipAxis,
+    transform_choices,
+    transform_distributions,
+)
 from coexplore.search.operators import OperatorSpace, operator_problems
 
 HARDWARE_FIELDS: tuple[str, ...] = tuple(
@@ -80,6 +85,7 @@ class ModelSpace(_Strict):
     groups: dict[str, list[str]] = Field(default_factory=dict)
     pin_first_last: Annotated[int, Field(ge=1, le=16)] | None = None
     prune: PruneAxis | None = None  # filter pruning (coexplore.search.model_axes)
+    vip: VipAxis | None = None  # virtual pooling (coexplore.search.model_axes)
 
     @model_validator(mode="after")
     def _groups_when_needed(self) -> ModelSpace:
@@ -112,7 +118,7 @@ class ModelChoice(BaseModel):
     layer_weight_bits: dict[str, int] = Field(default_factory=dict)
     layer_act_bits: dict[str, int] = Field(default_factory=dict)
     pin_first_last: int | None = None
-    transforms: dict[str, float] = Field(default_factory=dict, exclude=True)
+    transforms: dict[str, float | str] = Field(default_factory=dict, exclude=True)
     """Model-side transform values (``{"prune": 0.5}``, :mod:`coexplore.transforms`); not part of the plan."""
 
 
@@ -225,9 +231,10 @@ class SearchSpace(_Strict):
                     if layers:
                         b = min(native, trial.suggest_categorical(f"{key}.{group}", list(spec.choices)))
                         bits[key].update({layer: b for layer in layers})
-        params = {n: trial.suggest_categorical(n, list(d.choices)) for n, d in transform_distributions(self.model).items()}
+        params = {n: trial.suggest_categorical(n, list(d.choices))
+                  for n, d in transform_distributions(self.model, layer_names).items()}
         choice = ModelChoice(
-            transforms=transform_choices(self.model, params),
+            transforms=transform_choices(self.model, params, layer_names),
             pe_type=pe,
             weight_bits=default["weight_bits"],
             act_bits=default["act_bits"],

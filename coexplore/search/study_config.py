@@ -34,6 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from coexplore.record import mask_url
 from coexplore.search.configio import ConfigError, read_yaml, validate
+from coexplore.search.model_axes import has_transforms
 from coexplore.search.objectives import ObjectivesConfig, parse_objectives
 from coexplore.search.samplers import SamplerConfig, TPESettings
 from coexplore.search.space import SearchSpace, parse_space
@@ -233,7 +234,7 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
     if top.hardware_search == "sweep" and space is not None and space.hybrid:
         lines.append(f"{source}: hardware_search: 'sweep' needs a PE type x bits space (model:); "
                      "a hybrid (operators:) space is searched joint")
-    pruned = space is not None and space.model is not None and space.model.prune is not None
+    pruned = space is not None and has_transforms(space.model)  # model.prune or model.vip
     if pruned and (top.hardware_search == "sweep" or top.workload):
         lines.append(f"{source}: " + ("hardware_search: 'sweep' does not cost pruned networks yet; a space with "
                      "model.prune is searched joint" if top.hardware_search == "sweep" else

@@ -18,7 +18,13 @@ from coexplore.ppa import evaluate_point
 from coexplore.search.configio import ConfigError
 from coexplore.search.space import parse_space
 from coexplore.tracking.export import trials_frame
-from coexplore.transforms.vip import eligible_layers, fill_layers, interpolate, rewrite_workload, vip_conv
+from coexplore.transforms.vip import (
+    eligible_layers,
+    fill_layers,
+    interpolate,
+    rewrite_workload,
+    vip_conv,
+)
 from coexplore.workload import Layer, from_module
 from tests.search.tiny_study import TINY_MODEL, TINY_SPACE, write_tiny_study
 
@@ -95,11 +101,16 @@ def test_the_workload_is_the_transformed_models():
     assert computed == sum(filled) and fills == 2 * 16 * 64 - computed + 2 * edge
 
 
-def test_vip_lowers_energy_and_latency_on_the_same_array():
+def test_a_vip_layer_costs_less_itself_and_its_fill_passes_are_costed_on_the_array():
     base = from_module(DigitsCNN(), (1, 1, 8, 8), "digits")
-    vip = rewrite_workload(base, ["features.0", "features.3"])
+    vip = rewrite_workload(base, ["features.3"])
     a, b = evaluate_point(DesignPoint(), base), evaluate_point(DesignPoint(), vip)
-    assert b.macs[0] < a.macs[0] and b.energy_j[0] < a.energy_j[0] and b.latency_s[0] < a.latency_s[0]
+    i, j = a.layer_names.index("features.3"), b.layer_names.index("features.3")
+    assert b.layer_energy_j[0, j] < a.layer_energy_j[0, i] and b.layer_cycles[0, j] < a.layer_cycles[0, i]
+    assert b.layer_dram_bytes[0, j] < a.layer_dram_bytes[0, i]  # fewer outputs written
+    fills = [b.layer_names.index(n) for n in ("features.3.vip_w", "features.3.vip_h")]
+    assert all(b.layer_energy_j[0, f] > 0 and b.layer_cycles[0, f] > 0 for f in fills)
+    assert b.macs[0] < a.macs[0] and b.latency_s[0] < a.latency_s[0]
 
 
 def _space(vip) -> dict:
@@ -163,7 +174,7 @@ def vip_study(tmp_path_factory):
     space = _space({"layers": ["features.0", "features.3"], "per": "layer"})
     space["model"]["pe_type"] = ["int8"]
     del space["model"]["weight_bits"]
-    study = write_tiny_study(folder, name="vip", n_trials=6, space=space, model=TINY_MODEL)
+    study = write_tiny_study(folder, name="vip", n_trials=10, space=space, model=TINY_MODEL)
     url = f"sqlite:///{folder / 's.db'}"
     api.start_study(study, storage=url, tracking=False)
     return study, url
@@ -172,7 +183,27 @@ def vip_study(tmp_path_factory):
 def test_vip_trials_cost_fewer_macs_and_record_their_layers(vip_study):
     _, url = vip_study
     df = trials_frame(optuna.load_study(study_name="vip", storage=url))
-    assert {"params_vip.features.0", "params_vip.features.3", "metrics_macs"} <= set(df.columns)
-    on = df["params_vip.features.0"].astype(bool) | df["params_vip.features.3"].astype(bool)
+    assert {"params_vip_layers", "metrics_macs"} <= set(df.columns)  # the design as evaluated
+    assert set(df["params_vip_layers"].fillna("")) <= {"", "features.0", "features.3", "features.0,features.3"}
+    on = df["params_vip_layers"].fillna("") != ""
     assert on.any() and (~on).any()
     assert df.loc[on, "metrics_macs"].max() < df.loc[~on, "metrics_macs"].min()
+
+
+def test_the_proxy_fine_tunes_the_vip_network_and_costs_its_workload(tmp_path):
+    from coexplore.quant import QuantPlan
+    from coexplore.transforms import FilterPruning, ModelSide, VirtualPooling, apply_transforms
+    from coexplore.transforms.settings import PruneSettings
+    from tests.search.tiny_study import tiny_proxy
+
+    proxy = tiny_proxy(tmp_path)
+    vip = VirtualPooling(proxy, ["features.0", "features.3"])
+    side = ModelSide(proxy, {"vip_layers": vip, "prune": FilterPruning(proxy, PruneSettings(method="l2"))})
+    model = apply_transforms(proxy.fp32_model(0), side.transforms, {"vip_layers": "features.3"})
+    assert model.features[3].vip_size == (8, 8) and model.features[3].stride == (2, 2)
+    plan = QuantPlan(pe_type="int8")
+    plain, with_vip = side.evaluate(plan, {"vip_layers": ""}), side.evaluate(plan, {"vip_layers": "features.3"})
+    assert plain.key != with_vip.key and 0 <= with_vip.accuracy <= 1
+    both = side.workload({"prune": 0.5, "vip_layers": "features.3"})  # pruned first, then ViP
+    assert both == rewrite_workload(side.workload({"prune": 0.5}), ["features.3"])
+    assert both.macs < side.workload({"vip_layers": "features.3"}).macs < proxy.workload().macs
