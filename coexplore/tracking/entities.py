@@ -118,6 +118,18 @@ def _constraint_text(name: str) -> str:
     return re.sub(r"\s+", "_", text.strip())
 
 
+def constraint_margin(name: str, value: float) -> float:
+    """How far inside its limit a trial is, in the constrained metric's unit (negative: violated),
+    from Optuna's constraint value, which is relative to the bound (``(v - bound) / |bound|``, see
+    :class:`coexplore.search.objectives.Constraint`): ``accuracy_drop <= 10`` at 9.1 -> 0.9."""
+    m = re.match(r"^\s*\S+\s*[<>]=\s*(\S+)\s*$", str(name))
+    try:
+        bound = float(m.group(1)) if m else 1.0
+    except ValueError:
+        bound = 1.0
+    return -float(value) * (abs(bound) if bound != 0 else 1.0)
+
+
 def constrained_metric(name: str) -> str:
     """The metric a constraint bounds: ``"accuracy_drop <= 10"`` -> ``accuracy_drop``."""
     return re.split(r"\s*[<>]=\s*", str(name).strip())[0]
@@ -148,7 +160,7 @@ def trial_metrics(trial: FrozenTrial, objectives: Sequence[str], record: TrialRe
 
     ``margin_<constraint>`` is how far inside its limit the trial is, in the constrained metric's
     unit (``margin_accuracy_drop_le_10 = 0.9``: 0.9 percentage points below the 10-point limit);
-    negative means violated. It is minus Optuna's constraint value. Everything else the record
+    negative means violated (:func:`constraint_margin`). Everything else the record
     holds (energy and area by component, EDP, power, proxy facts) is in ``trial.json``.
     """
     record = record if record is not None else read_record(trial)
@@ -163,7 +175,7 @@ def trial_metrics(trial: FrozenTrial, objectives: Sequence[str], record: TrialRe
         for name, v in zip(objectives, trial.values):
             out[safe_key(name)] = float(v)
     for key in constraints:
-        out[margin_key(key)] = -float(trial.constraints[key])
+        out[margin_key(key)] = constraint_margin(key, trial.constraints[key])
     return out
 
 
@@ -187,7 +199,7 @@ def trial_details(trial: FrozenTrial, objectives: Sequence[str], record: TrialRe
     data["sampled_params"] = dict(trial.params)
     if record is not None:
         data["metrics"] = {k: {"value": v, "unit": _unit_of(k)} for k, v in record.metrics.items()}
-        data["constraints"] = {k: {"optuna_value": c, "margin": -c, "satisfied": c <= 0}
+        data["constraints"] = {k: {"optuna_value": c, "margin": constraint_margin(k, c), "satisfied": c <= 0}
                                for k, c in record.constraints.items()}
         data.update(feasible=record.feasible, infeasible_reason=record.infeasible_reason, pe_type=record.pe_type,
                     source=record.source, proxy_cache_hit=record.proxy_cache_hit,

@@ -91,7 +91,8 @@ def _legend_outside(ax) -> None:
 
 
 def _label_points(ax, points: list[tuple[float, float, int]]) -> None:
-    """``#n`` beside each point; points whose labels would overlap share one label (``#3, #8``)."""
+    """``#n`` beside each point; points whose labels would overlap share one label (``#3, #8``; past
+    three numbers ``#3, #8, #9 +2``: the hover text of the HTML page names every trial)."""
     ax.autoscale_view()
     placed: list[list] = []  # [x px, y px, numbers, (x, y)]
     for x, y, n in sorted(points, key=lambda p: (p[1], p[0])):
@@ -102,8 +103,9 @@ def _label_points(ax, points: list[tuple[float, float, int]]) -> None:
         else:
             placed.append([px, py, [n], (x, y)])
     for _, _, numbers, xy in placed:
-        ax.annotate(", ".join(f"#{k}" for k in sorted(numbers)), xy, xytext=(5, 3), textcoords="offset points",
-                    fontsize=8, zorder=5)
+        numbers = sorted(numbers)
+        text = ", ".join(f"#{k}" for k in numbers[:3]) + (f" +{len(numbers) - 3}" if len(numbers) > 3 else "")
+        ax.annotate(text, xy, xytext=(5, 3), textcoords="offset points", fontsize=8, zorder=5)
 
 
 def pareto_pair_plot(view: StudyView, a: int, b: int) -> Plot | None:

@@ -89,8 +89,8 @@ def legend(study_name: str, objectives: Sequence[str], directions: Sequence[str]
         lines.append(f"| `{m}` | {meaning} | {unit} |")
     for c in constraints:
         unit = _MEANING.get(E.constrained_metric(c), ("", ""))[1].split(":")[0]
-        lines.append(f"| `{E.margin_key(c)}` | how far inside `{c}`; negative = violated (minus Optuna's "
-                     f"constraint value) | {unit} |")
+        lines.append(f"| `{E.margin_key(c)}` | how far inside `{c}`, in the metric's unit; negative = violated "
+                     f"(Optuna's constraint value is this relative to the bound, sign flipped) | {unit} |")
     lines += [
         "| `on_pareto` (tag) | on the feasible Pareto front (one trial per distinct evaluated design) | |",
         "| `pe_type` (tag) | processing-element type evaluated | |",

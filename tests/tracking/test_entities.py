@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -58,13 +59,22 @@ def test_constraint_keys_read_like_the_constraint():
 
 def test_metrics_are_the_objectives_key_metrics_and_constraint_margins_only():
     m = trial_metrics(_trial(), OBJ)
-    assert m == {"accuracy": 0.9, "energy_mj": 2.0, "margin_area_mm2_le_2": 0.5}
+    assert m == {"accuracy": 0.9, "energy_mj": 2.0, "margin_area_mm2_le_2": 1.0}  # Optuna's -0.5 is relative
     assert "area_glb_mm2" not in m and "constraint_feasible" not in m, "breakdowns go to trial.json"
 
 
 def test_a_constraint_margin_is_positive_inside_the_limit_in_the_metric_unit():
-    m = trial_metrics(_trial(constraints={"feasible": 0.0, "accuracy_drop <= 10": 1.5}), OBJ)
-    assert m["margin_accuracy_drop_le_10"] == -1.5  # 1.5 points over the limit: violated
+    from coexplore.search.objectives import parse_constraint
+
+    c = parse_constraint("accuracy_drop <= 10")
+    inside, over = c.violation({"accuracy_drop": 9.1}), c.violation({"accuracy_drop": 11.5})
+    m = trial_metrics(_trial(constraints={"feasible": 0.0, str(c): inside}), OBJ)
+    assert m["margin_accuracy_drop_le_10"] == pytest.approx(0.9)  # 0.9 points below the limit
+    m = trial_metrics(_trial(constraints={"feasible": 0.0, str(c): over}), OBJ)
+    assert m["margin_accuracy_drop_le_10"] == pytest.approx(-1.5)  # 1.5 points over: violated
+    ge = parse_constraint("gops_per_mm2 >= 20")
+    m = trial_metrics(_trial(constraints={"feasible": 0.0, str(ge): ge.violation({"gops_per_mm2": 25.0})}), OBJ)
+    assert m["margin_gops_per_mm2_ge_20"] == pytest.approx(5.0)
 
 
 def test_the_constrained_metric_is_a_top_level_metric():
@@ -79,7 +89,7 @@ def test_trial_json_holds_every_metric_with_its_unit_and_the_design_both_ways(tm
     assert details["metrics"]["energy_mj"]["unit"] == "mJ"
     assert details["design"]["weight_bits"] == [8, 4, 8] and details["sampled_params"] == {"pe_type": "int8",
                                                                                             "pe_rows": 8}
-    assert details["constraints"]["area_mm2 <= 2"] == {"optuna_value": -0.5, "margin": 0.5, "satisfied": True}
+    assert details["constraints"]["area_mm2 <= 2"] == {"optuna_value": -0.5, "margin": 1.0, "satisfied": True}
     assert [p.name for p in write_trial_files(t, OBJ, None, tmp_path)] == [TRIAL_JSON]
 
 

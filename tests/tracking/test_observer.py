@@ -65,7 +65,7 @@ def test_child_metrics_equal_trial_values_key_metrics_and_constraint_margins(log
         rec = read_record(t)
         for k in ("accuracy", "latency_ms", "area_mm2", "accuracy_drop"):
             assert m[k] == rec.metrics[k]
-        assert m["margin_area_mm2_le_6"] == -t.constraints["area_mm2 <= 6"]
+        assert m["margin_area_mm2_le_6"] == pytest.approx(6.0 - rec.metrics["area_mm2"])
         assert runs[t.number].data.tags["feasible"] == ("true" if is_feasible(t) else "false")
 
 
