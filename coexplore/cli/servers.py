@@ -94,6 +94,7 @@ def ui(
 ) -> None:
     """Start the MLflow UI and print the address of the study's runs table (Ctrl-C stops it)."""
     from coexplore.search.storage import resolve_storage_url
+    from coexplore.tracking.review import view_url
     from coexplore.tracking.store import (
         default_tracking_uri,
         is_http_uri,
@@ -119,7 +120,7 @@ def ui(
         else:
             uri = tracking_uri or default_tracking_uri(resolve_storage_url(storage))
         if is_http_uri(uri):
-            where = runs_table_url(uri, experiment_id(uri, study)) if study else uri
+            where = view_url(runs_table_url(uri, experiment_id(uri, study))) if study else uri
             out.print(f"{mask_url(where)}  (a tracking server already: open it in a browser)", markup=False)
             return
         db = sqlite_path(uri)
@@ -137,7 +138,7 @@ def ui(
             import mlflow.tracking  # noqa: F401 - imported while the server starts, on the other core
         base = address.url(port)
         sup.wait_until_up(server, ready_probe(base), START_TIMEOUT_S)
-        url = runs_table_url(base, experiment_id(base, study)) if study is not None else experiments_url(base)
+        url = view_url(runs_table_url(base, experiment_id(base, study))) if study is not None else experiments_url(base)
         label = f"study {study}; " if study is not None else ""
         out.print(f"MLflow UI: {url}  ({label}store {mask_url(uri)}; Ctrl-C to stop)", markup=False)
         if study is None:

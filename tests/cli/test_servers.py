@@ -145,7 +145,7 @@ def test_ui_prints_and_opens_the_study_runs_table(stores, tmp_path):
     from mlflow.tracking import MlflowClient
 
     exp_id = MlflowClient(f"sqlite:///{stores / 'mlflow.db'}").get_experiment_by_name(STUDY).experiment_id
-    url = f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs?workflowType=machine_learning"
+    url = f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs?workflowType=machine_learning&viewStateShareKey=coexplore-review"
     assert f"MLflow UI: {url}" in cmd.out.read_text()
     deadline = time.monotonic() + 10
     while not opened.exists() and time.monotonic() < deadline:
