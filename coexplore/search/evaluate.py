@@ -126,9 +126,23 @@ class TrialEvaluator:
             hw: DesignPoint fields (searched and fixed hardware parameters).
             choice: PE type and bits, as sampled by :meth:`SearchSpace.suggest`.
         """
-        plan = self.plan(choice)
         t0 = time.perf_counter()
-        proxy_result = self.proxy.evaluate(plan)
+        proxy_result = self.proxy.evaluate(self.plan(choice))
+        return self.record(hw, choice, proxy_result, proxy_seconds=time.perf_counter() - t0)
+
+    def record(self, hw: dict[str, Any], choice: ModelChoice, proxy_result: Any, *, proxy_seconds: float = 0.0,
+               cache_hit: bool | None = None, source: str = SOURCE_SAMPLER,
+               extra: dict[str, Any] | None = None) -> TrialRecord:
+        """The record of one design given the proxy's result for its model-side choice.
+
+        Args:
+            hw, choice: as for :meth:`evaluate`.
+            proxy_result: the proxy's ``ProxyResult`` for ``choice``'s plan.
+            proxy_seconds: wall time of the proxy call.
+            cache_hit: overrides the result's own flag (a sweep asks the proxy once for many designs).
+            source, extra: the record's producer and its facts.
+        """
+        plan = self.plan(choice)
         t1 = time.perf_counter()
         raw: dict[str, float] = {k: math.nan for k in PPA_TOTALS}
         raw.update(accuracy=float(proxy_result.accuracy), baseline_accuracy=float(proxy_result.baseline_accuracy))
@@ -153,8 +167,9 @@ class TrialEvaluator:
             breakdown.update({f"energy_{k}_j": v for k, v in d["energy_breakdown_j"].items()})
         effective = {"pe_type": choice.pe_type, **hw, "weight_bits": w, "act_bits": a}
         return build_record(raw, self.objectives, reason=reason, extra_metrics=breakdown, pe_type=choice.pe_type,
-                            effective=effective, per_layer=per_layer, proxy_cache_hit=bool(proxy_result.cache_hit),
-                            proxy_seconds=t1 - t0, ppa_seconds=time.perf_counter() - t1, source=SOURCE_SAMPLER)
+                            effective=effective, per_layer=per_layer, source=source, extra=dict(extra or {}),
+                            proxy_cache_hit=bool(proxy_result.cache_hit if cache_hit is None else cache_hit),
+                            proxy_seconds=proxy_seconds, ppa_seconds=time.perf_counter() - t1)
 
     def proxy_accuracy(self, params: dict[str, Any], fidelity: str = "brief") -> tuple[float, float, str]:
         """(accuracy, baseline accuracy, proxy cache key) of the model-side choice in a trial's

@@ -1,27 +1,29 @@
-"""Samplers a study may use, their settings (the study file's ``sampler:`` section), and factories.
+"""Samplers a study may use: each is one settings class (the study file's ``sampler:`` section)
+whose ``build`` makes the Optuna sampler; adding a sampler is one class plus one entry in
+:data:`_SETTINGS`.
 
-``botorch`` is qLogNEHVI (Daulton et al., NeurIPS 2021; the log form: Ament et al., NeurIPS 2023)
-with outcome constraints through ``optuna_integration.BoTorchSampler``, with a lean acquisition
-optimization: Optuna-integration's default (20 restarts x 1024 raw samples, 256 MC samples) costs
-20-60 s per trial on a 2-core machine (docs/PEERS.md), more than the accuracy proxy it spares. The
-defaults below (2 restarts x 128 raw samples, 64 MC samples, 50 L-BFGS iterations, the last
-``max_history`` trials, one torch thread) cost about 2 s per trial on the quickstart space
-(``benchmarks/samplers.py``, 2 cores, 2026-11-23). One thread matters most: on two busy cores the
-default thread count made one GP fit + acquisition 13x slower (52 s vs 4 s for 20 trials).
+``botorch`` is qLogEHVI (Daulton et al., NeurIPS 2020; the log form: Ament et al., NeurIPS 2023;
+``acquisition: qlognehvi`` for the noisy variant) with constraints modelled as outcomes and pending
+trials of other workers as ``X_pending``, through ``optuna_integration.BoTorchSampler``: every
+parameter of a PE type x bits space is unconditional, so all of them are in its GP (categoricals
+one-hot, candidates rounded back by the integration). Lean on purpose: Optuna-integration's
+defaults cost 20-60 s per trial on 2 cores (docs/PEERS.md), and BoTorch 0.18's default GP fit
+(batched L-BFGS-B, up to 5 attempts) took 70 s of an 86 s step on a loaded 2-core machine. Here:
+one capped, warm-started Adam fit, 2 restarts x 128 raw samples, 64 MC samples, a timeout on the
+acquisition optimization, the last ``max_history`` trials, one torch thread.
 
-Measured on the quickstart space against its enumerated true front (fraction of the true
-hypervolume after 25 / 50 / 100 trials, sampler seconds per trial): GP 0.988 / 0.999 / 0.999 at
-1 s; TPE 0.903 / 0.975 / 0.995 at 0.015 s; lean BoTorch 0.972 flat at 2 s (it settles on one PE
-type and repeats points: conditional bit-width parameters fall outside its intersection search
-space and are sampled at random); NSGA-II 0.874 / 0.891 / 0.960 and random 0.865 / 0.905 / 0.927
-at 0.002 s.
+Measured (benchmarks/samplers.py, quickstart space enumerated, 2026-11-30, docs/benchmarks.md):
+nested search (``hardware_search: sweep``) beats every joint sampler at equal wall clock; in joint
+mode at 50 trials TPE 0.988, BoTorch 0.951, GP 0.937, NSGA-II 0.892, random 0.887 of the true
+hypervolume (median of 5 seeds; BoTorch 3). The schema default is TPE: the cheapest per step, and
+the best joint sampler at equal wall clock on the quickstart.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def build(self, seed: int | None, directions: Sequence[str], reference_point: Sequence[float]) -> Any:
+        """The Optuna sampler of these settings (one per sampler class: settings and construction together)."""
+        raise NotImplementedError
 
 
 class BotorchSettings(_Strict):
@@ -44,8 +50,19 @@ class BotorchSettings(_Strict):
     mc_samples: int = Field(default=64, ge=8)
     maxiter: int = Field(default=50, ge=1)
     max_history: int = Field(default=60, ge=5)
+    acquisition: Literal["qlogehvi", "qlognehvi"] = "qlogehvi"
+    fit_maxiter: int = Field(default=100, ge=1)
+    fit_timeout_s: float = Field(default=1.5, gt=0)
+    acq_timeout_s: float = Field(default=1.5, gt=0)
     consider_running_trials: bool = True
     threads: int = Field(default=1, ge=1)
+
+    def build(self, seed, directions, reference_point):
+        from optuna_integration import BoTorchSampler
+
+        ref = [-v if d == "minimize" else v for v, d in zip(reference_point, directions)]
+        return BoTorchSampler(candidates_func=LeanQLogNEHVI(ref, self), n_startup_trials=self.n_startup_trials,
+                              consider_running_trials=self.consider_running_trials, seed=seed)
 
 
 class GPSettings(_Strict):
@@ -53,6 +70,12 @@ class GPSettings(_Strict):
 
     name: Literal["gp"]
     n_startup_trials: int = Field(default=10, ge=1)
+
+    def build(self, seed, directions, reference_point):
+        import optuna
+
+        return optuna.samplers.GPSampler(n_startup_trials=self.n_startup_trials, seed=seed,
+                                         warn_independent_sampling=False)
 
 
 class NSGA2Settings(_Strict):
@@ -63,6 +86,12 @@ class NSGA2Settings(_Strict):
     mutation_prob: float | None = Field(default=None, ge=0, le=1)
     crossover_prob: float = Field(default=0.9, ge=0, le=1)
 
+    def build(self, seed, directions, reference_point):
+        import optuna
+
+        return optuna.samplers.NSGAIISampler(population_size=self.population_size, mutation_prob=self.mutation_prob,
+                                             crossover_prob=self.crossover_prob, seed=seed)
+
 
 class TPESettings(_Strict):
     """Multi-objective TPE (Ozaki et al., GECCO 2020)."""
@@ -71,17 +100,28 @@ class TPESettings(_Strict):
     n_startup_trials: int = Field(default=10, ge=1)
     multivariate: bool = True
 
+    def build(self, seed, directions, reference_point):
+        import optuna
+
+        return optuna.samplers.TPESampler(n_startup_trials=self.n_startup_trials, multivariate=self.multivariate,
+                                          seed=seed)
+
 
 class RandomSettings(_Strict):
     """Uniform random sampling: the baseline every other sampler must beat."""
 
     name: Literal["random"]
 
+    def build(self, seed, directions, reference_point):
+        import optuna
 
-SamplerConfig = Annotated[
-    BotorchSettings | GPSettings | NSGA2Settings | TPESettings | RandomSettings, Field(discriminator="name")
-]
-SAMPLERS: tuple[str, ...] = ("botorch", "gp", "nsga2", "tpe", "random")
+        return optuna.samplers.RandomSampler(seed=seed)
+
+
+_SETTINGS = (BotorchSettings, GPSettings, NSGA2Settings, TPESettings, RandomSettings)
+"""Every sampler: adding one is one settings class (fields + ``build``) and one entry here."""
+SamplerConfig = Annotated[Union[_SETTINGS], Field(discriminator="name")]  # noqa: UP007 - a tuple of classes
+SAMPLERS: tuple[str, ...] = tuple(c.model_fields["name"].annotation.__args__[0] for c in _SETTINGS)
 
 
 class LeanQLogNEHVI:
@@ -98,6 +138,7 @@ class LeanQLogNEHVI:
     def __init__(self, ref_point: Sequence[float], settings: BotorchSettings) -> None:
         self.ref_point = [float(v) for v in ref_point]
         self.s = settings
+        self._hyper: dict[str, Any] | None = None  # the last fit's hyperparameters (warm start)
 
     def __call__(
         self,
@@ -126,6 +167,7 @@ class LeanQLogNEHVI:
         from botorch.models import SingleTaskGP
         from botorch.models.transforms.outcome import Standardize
         from botorch.optim import optimize_acqf
+        from botorch.optim.fit import fit_gpytorch_mll_torch
         from botorch.sampling import SobolQMCNormalSampler
         from botorch.utils.transforms import normalize, unnormalize
         from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -148,16 +190,32 @@ class LeanQLogNEHVI:
         model = SingleTaskGP(x, train_y, outcome_transform=Standardize(m=train_y.size(-1)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        acqf = qLogNoisyExpectedHypervolumeImprovement(
-            model=model,
-            ref_point=self.ref_point,
-            X_baseline=x,
-            prune_baseline=True,
-            sampler=SobolQMCNormalSampler(sample_shape=torch.Size([self.s.mc_samples])),
-            X_pending=pending,
-            **kwargs,
-        )
+            # one attempt, capped iterations and time, warm-started from the last fit: BoTorch 0.18's
+            # default (up to 5 attempts, unbounded L-BFGS) took 70 s of an 86 s step on 2 busy cores
+            own = model.state_dict()
+            if self._hyper is not None and all(k in own and own[k].shape == v.shape for k, v in self._hyper.items()):
+                model.load_state_dict(self._hyper, strict=False)
+            # Adam steps (fit_gpytorch_mll_torch): the batched scipy L-BFGS-B ignored its timeout
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
+                             optimizer=fit_gpytorch_mll_torch, warning_handler=lambda w: True,
+                             optimizer_kwargs={"step_limit": self.s.fit_maxiter, "timeout_sec": self.s.fit_timeout_s})
+            self._hyper = {k: v for k, v in model.state_dict().items() if "outcome_transform" not in k}
+        sampler = SobolQMCNormalSampler(sample_shape=torch.Size([self.s.mc_samples]))
+        if self.s.acquisition == "qlogehvi":  # the observed feasible front, partitioned once
+            from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+            from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+                FastNondominatedPartitioning,
+            )
+
+            feasible = (train_con <= 0).all(-1) if train_con is not None else torch.ones(len(train_obj), dtype=bool)
+            ref = torch.tensor(self.ref_point, dtype=train_obj.dtype)
+            part = FastNondominatedPartitioning(ref_point=ref, Y=train_obj[feasible])
+            acqf = qLogExpectedHypervolumeImprovement(model=model, ref_point=self.ref_point, partitioning=part,
+                                                      sampler=sampler, X_pending=pending, **kwargs)
+        else:  # noisy: the baseline front under each posterior sample (a partitioning per MC sample)
+            acqf = qLogNoisyExpectedHypervolumeImprovement(model=model, ref_point=self.ref_point, X_baseline=x,
+                                                           prune_baseline=True, sampler=sampler, X_pending=pending,
+                                                           **kwargs)
         unit = torch.zeros_like(bounds)
         unit[1] = 1
         with warnings.catch_warnings():
@@ -168,7 +226,7 @@ class LeanQLogNEHVI:
                 q=1,
                 num_restarts=self.s.num_restarts,
                 raw_samples=self.s.raw_samples,
-                options={"batch_limit": 5, "maxiter": self.s.maxiter},
+                options={"batch_limit": 5, "maxiter": self.s.maxiter}, timeout_sec=self.s.acq_timeout_s,
             )
         return unnormalize(cand.detach(), bounds=bounds)
 
@@ -179,6 +237,7 @@ def make_sampler(
     seed: int | None,
     directions: Sequence[str],
     reference_point: Sequence[float],
+    canonical: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> optuna.samplers.BaseSampler:
     """Build the Optuna sampler named by ``settings.name``.
 
@@ -190,38 +249,18 @@ def make_sampler(
         seed: sampler seed (None: nondeterministic; workers use distinct seeds).
         directions: ``"minimize"``/``"maximize"`` per objective.
         reference_point: hypervolume reference point in objective units.
+        canonical: maps proposed parameters to the canonical ones of the same design
+            (:meth:`coexplore.search.space.SearchSpace.canonical_params`); the sampler then only
+            ever proposes canonical points (:class:`Canonical`).
     """
     import optuna
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    name = settings.name
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(
-            population_size=settings.population_size,
-            mutation_prob=settings.mutation_prob,
-            crossover_prob=settings.crossover_prob,
-            seed=seed,
-        )
-    if name == "tpe":
-        return optuna.samplers.TPESampler(
-            n_startup_trials=settings.n_startup_trials,
-            multivariate=settings.multivariate,
-            seed=seed,
-        )
-    if name == "gp":
-        return optuna.samplers.GPSampler(
-            n_startup_trials=settings.n_startup_trials, seed=seed, warn_independent_sampling=False,
-        )
-    if name == "botorch":
-        from optuna_integration import BoTorchSampler
+    if not isinstance(settings, _SETTINGS):
+        raise ValueError(f"unknown sampler '{getattr(settings, 'name', settings)}'; allowed: {', '.join(SAMPLERS)}")
+    sampler = settings.build(seed, directions, reference_point)
+    if canonical is None:
+        return sampler
+    from coexplore.search.canonical import Canonical
 
-        ref = [-v if d == "minimize" else v for v, d in zip(reference_point, directions)]
-        return BoTorchSampler(
-            candidates_func=LeanQLogNEHVI(ref, settings),
-            n_startup_trials=settings.n_startup_trials,
-            consider_running_trials=settings.consider_running_trials,
-            seed=seed,
-        )
-    raise ValueError(f"unknown sampler '{name}'; allowed: {', '.join(SAMPLERS)}")
+    return Canonical(sampler, canonical)

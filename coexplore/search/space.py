@@ -19,10 +19,12 @@ Instead of ``model:``, a hybrid digital + compute-in-memory space has ``operator
 operator x mode choices) and ``cim:``/``cim_fixed:`` (CIM macro axes); see
 :mod:`coexplore.search.operators`.
 
-``weight_bits``/``act_bits`` are conditional: they are searched only for the PE types in their
-``pe_types`` (default: integer PE types for weights, all but binary for activations); the other PE
-types run at their native precision (:func:`coexplore.hardware.native_bits`). A chosen width above
-the PE type's native width is clipped to it (the datapath cannot hold more bits).
+``weight_bits``/``act_bits`` change the design only for the PE types in their ``pe_types``
+(default: integer PE types for weights, all but binary for activations); the other PE types run at
+their native precision (:func:`coexplore.hardware.native_bits`), and no PE type runs above it. Every
+trial carries every bits parameter (no conditional parameters, so model-based samplers see the
+whole space) at its *canonical* value (:meth:`SearchSpace.canonical_params`): one value per distinct
+width a PE type runs, so equal effective designs are one point to the sampler.
 
 Grid discretization (:meth:`SearchSpace.hardware_grid`): categorical -> its choices; int -> every
 ``step`` from low to high, or with ``log: true`` and no step the doublings of low up to high (high
@@ -118,8 +120,7 @@ class ModelChoice(BaseModel):
     layer_weight_bits: dict[str, int] = Field(default_factory=dict)
     layer_act_bits: dict[str, int] = Field(default_factory=dict)
     pin_first_last: int | None = None
-    transforms: dict[str, float | str] = Field(default_factory=dict, exclude=True)
-    """Model-side transform values (``{"prune": 0.5}``, :mod:`coexplore.transforms`); not part of the plan."""
+    transforms: dict[str, float | str] = Field(default_factory=dict, exclude=True)  # {"prune": 0.5}: not in the plan
 
 
 class SearchSpace(_Strict):
@@ -182,27 +183,136 @@ class SearchSpace(_Strict):
 
         Precision is the PE type's native one; fields neither searched nor fixed take DesignPoint defaults.
         """
-        names = list(self.hardware)
-        axes = [self.hardware[n].grid_values() for n in names]
-        rows = [
-            {"pe_type": pe, **dict(zip(names, combo))}
-            for pe in self._model().pe_type
-            for combo in itertools.product(*axes)
-        ]
-        return self._columns(rows)
+        names, axes = list(self.hardware), [p.grid_values() for p in self.hardware.values()]
+        return self._columns([{"pe_type": pe, **dict(zip(names, combo))}
+                              for pe in self._model().pe_type for combo in itertools.product(*axes)])
 
     def sample_hardware(self, n: int, seed: int = 0) -> dict[str, list]:
         """``n`` random design points (PE type included) as columns for ``DesignBatch.from_columns``."""
         rng = np.random.default_rng(seed)
         samples = {name: p.sample(rng, n) for name, p in self.hardware.items()}
-        pe_types = self._model().pe_type
-        pes = [pe_types[i] for i in rng.integers(0, len(pe_types), n)]
-        rows = [{"pe_type": pes[i], **{k: v[i] for k, v in samples.items()}} for i in range(n)]
-        return self._columns(rows)
+        pes = [self._model().pe_type[i] for i in rng.integers(0, len(self._model().pe_type), n)]
+        return self._columns([{"pe_type": pes[i], **{k: v[i] for k, v in samples.items()}} for i in range(n)])
+
+    # ---- model-side choices: canonical bits ---------------------------------------------
+    def bits_searched(self, key: str) -> bool:
+        """True when ``key`` ("weight_bits"/"act_bits") is a parameter of every trial."""
+        return getattr(self._model(), key) is not None and bool(self._model().searched_pe_types(key))
+
+    def effective_bits(self, pe: str, key: str, value: int) -> int:
+        """The width a PE type runs for a parameter value: the value clipped to its native width,
+        or the native width where the space does not search ``key`` for that PE type."""
+        native = native_bits(pe)[0 if key == "weight_bits" else 1]
+        return native if pe not in self._model().searched_pe_types(key) else min(native, int(value))
+
+    def allowed_bits(self, pe: str, key: str) -> tuple[int, ...]:
+        """The distinct widths the space offers a PE type for ``key`` (never above its native width)."""
+        spec = getattr(self._model(), key)
+        return tuple(sorted({self.effective_bits(pe, key, c) for c in (spec.choices if spec else [0])}))
+
+    def canonical_bits(self, pe: str, key: str, value: int) -> int:
+        """The one parameter value that stands for the design ``value`` makes on ``pe``: the width
+        itself where it is a choice, else the smallest choice giving the same width."""
+        eff = self.effective_bits(pe, key, value)
+        choices = getattr(self._model(), key).choices
+        return eff if eff in choices else min(c for c in choices if self.effective_bits(pe, key, c) == eff)
+
+    def canonical_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with every bits parameter replaced by its canonical value for the PE type in
+        ``params`` (unchanged without one): equal effective designs become equal parameters."""
+        pe, out = params.get("pe_type"), dict(params)
+        if pe is None or self.model is None:
+            return out
+        for name, value in params.items():
+            key = name.split(".", 1)[0]
+            if key in ("weight_bits", "act_bits") and self.bits_searched(key):
+                out[name] = self.canonical_bits(pe, key, value)
+        return out
+
+    def bits_units(self, key: str, layer_names: list[str]) -> dict[str, list[str]]:
+        """Parameter name -> the layers it sets, for ``key`` (``{key: []}`` at network level); layers
+        pinned by ``pin_first_last`` get none (their parameter would change nothing)."""
+        spec = getattr(self._model(), key)
+        if spec is None or not self.bits_searched(key):
+            return {}
+        if spec.per == "network":
+            return {key: []}
+        pinned = set()
+        if self._model().pin_first_last is not None and layer_names:
+            pinned = {layer_names[0], layer_names[-1]}
+        if spec.per == "layer":
+            return {f"{key}.{layer}": [layer] for layer in layer_names if layer not in pinned}
+        members = self.group_members(layer_names)
+        units = {g: [m for m in layers if m not in pinned] for g, layers in members.items()}
+        return {f"{key}.{g}": layers for g, layers in units.items() if layers}
+
+    def model_distributions(self, layer_names: list[str]) -> dict[str, Any]:
+        """Optuna distributions of the model-side parameters (PE type and bits), every one of which
+        every trial carries (no conditional parameters: samplers model them all)."""
+        from optuna.distributions import CategoricalDistribution
+
+        out: dict[str, Any] = {"pe_type": CategoricalDistribution(list(self._model().pe_type))}
+        for key in ("weight_bits", "act_bits"):
+            for name in self.bits_units(key, layer_names):
+                out[name] = CategoricalDistribution(list(getattr(self._model(), key).choices))
+        out.update(transform_distributions(self._model(), layer_names))
+        return out
+
+    def hardware_distributions(self) -> dict[str, Any]:
+        """Optuna distributions of the hardware axes, as :meth:`suggest` asks for them."""
+        from optuna.distributions import CategoricalDistribution as Cat
+        from optuna.distributions import FloatDistribution, IntDistribution
+
+        return {n: Cat(list(p.choices)) if isinstance(p, CategoricalParam) else
+                (IntDistribution if isinstance(p, IntParam) else FloatDistribution)(p.low, p.high, step=p.step, log=p.log)
+                for n, p in self.hardware.items()}
+
+    def model_choice(self, params: dict[str, Any], layer_names: list[str]) -> ModelChoice:
+        """The model-side choice that (canonical or not) model parameters make."""
+        pe = params["pe_type"]
+        default = dict(zip(("weight_bits", "act_bits"), native_bits(pe)))
+        layers: dict[str, dict[str, int]] = {"weight_bits": {}, "act_bits": {}}
+        for key in ("weight_bits", "act_bits"):
+            for name, members in self.bits_units(key, layer_names).items():
+                bits = self.effective_bits(pe, key, params[name])
+                if members:
+                    layers[key].update({layer: bits for layer in members})
+                else:
+                    default[key] = bits
+        return ModelChoice(pe_type=pe, weight_bits=default["weight_bits"], act_bits=default["act_bits"],
+                           layer_weight_bits=layers["weight_bits"], layer_act_bits=layers["act_bits"],
+                           pin_first_last=self._model().pin_first_last,
+                           transforms=transform_choices(self._model(), params, layer_names))
+
+    def model_params(self, layer_names: list[str], limit: int = 4096) -> list[dict[str, Any]] | None:
+        """Every distinct model-side choice as canonical parameters (None when more than ``limit``)."""
+        out: list[dict[str, Any]] = []
+        for pe in self._model().pe_type:
+            names, axes = ["pe_type"], [[pe]]
+            for key in ("weight_bits", "act_bits"):
+                units = self.bits_units(key, layer_names)
+                opts = [self.canonical_bits(pe, key, b) for b in self.allowed_bits(pe, key)] if units else []
+                names += list(units)
+                axes += [opts] * len(units)
+            for name, dist in transform_distributions(self._model(), layer_names).items():
+                names.append(name)
+                axes.append(list(dist.choices))
+            n = int(np.prod([len(a) for a in axes]))
+            if len(out) + n > limit:
+                return None
+            out += [dict(zip(names, combo)) for combo in itertools.product(*axes)]
+        return out
 
     # ---- Optuna --------------------------------------------------------------------------
+    def suggest_model(self, trial: Any, layer_names: list[str]) -> tuple[dict[str, Any], ModelChoice]:
+        """Ask a trial for the model-side parameters only; (their values, the model-side choice)."""
+        params = {n: trial.suggest_categorical(n, list(d.choices)) for n, d in self.model_distributions(layer_names).items()}
+        return params, self.model_choice(params, layer_names)
+
     def suggest(self, trial: Any, layer_names: list[str]) -> tuple[dict[str, Any], ModelChoice]:
-        """Sample one trial: hardware fields for a DesignPoint and the model-side choice.
+        """Sample one trial: hardware fields for a DesignPoint and the model-side choice. Every bits
+        parameter is asked whatever the PE type; the study's sampler proposes canonical values only
+        (:class:`coexplore.search.canonical.Canonical`), so a trial's parameters name its design.
 
         Args:
             trial: an ``optuna.Trial`` (anything with ``suggest_int/float/categorical``).
@@ -212,37 +322,10 @@ class SearchSpace(_Strict):
         hw = dict(self.fixed)
         for name, p in self.hardware.items():
             hw[name] = p.suggest(trial, name)
-        native_w, native_a = native_bits(pe)
-        bits: dict[str, dict[str, int]] = {}
-        default: dict[str, int] = {"weight_bits": native_w, "act_bits": native_a}
-        for key, native in (("weight_bits", native_w), ("act_bits", native_a)):
-            spec = getattr(self.model, key)
-            bits[key] = {}
-            if spec is None or pe not in self.model.searched_pe_types(key):
-                continue
-            if spec.per == "network":
-                default[key] = min(native, trial.suggest_categorical(key, list(spec.choices)))
-            elif spec.per == "layer":
-                for layer in layer_names:
-                    bits[key][layer] = min(native, trial.suggest_categorical(f"{key}.{layer}", list(spec.choices)))
-            else:
-                members = self.group_members(layer_names)
-                for group, layers in members.items():
-                    if layers:
-                        b = min(native, trial.suggest_categorical(f"{key}.{group}", list(spec.choices)))
-                        bits[key].update({layer: b for layer in layers})
-        params = {n: trial.suggest_categorical(n, list(d.choices))
-                  for n, d in transform_distributions(self.model, layer_names).items()}
-        choice = ModelChoice(
-            transforms=transform_choices(self.model, params, layer_names),
-            pe_type=pe,
-            weight_bits=default["weight_bits"],
-            act_bits=default["act_bits"],
-            layer_weight_bits=bits["weight_bits"],
-            layer_act_bits=bits["act_bits"],
-            pin_first_last=self.model.pin_first_last,
-        )
-        return hw, choice
+        params = {"pe_type": pe}
+        for name, dist in list(self.model_distributions(layer_names).items())[1:]:
+            params[name] = trial.suggest_categorical(name, list(dist.choices))
+        return hw, self.model_choice(params, layer_names)
 
     def group_members(self, layer_names: list[str]) -> dict[str, list[str]]:
         """Layers of each named group: a layer joins the first group with a matching fnmatch pattern."""

@@ -4,14 +4,14 @@ A study file::
 
     name: quickstart
     model: digits_cnn              # proxy model (None: the data set's default); by default also the PPA workload
-    dataset: digits
+    dataset: digits                # or path/to/file.py:function returning (train, val) (coexplore.accuracy.userdata)
     workload: null                 # zoo name, .csv/.yaml file or module:function; default: the model's layers
     space: ../spaces/quickstart.yaml                        # a path, or the space inline
     objectives: ../objectives/accuracy-energy-area.yaml     # a path, or inline
     reference_point: null          # optional override of the objectives file's reference point
     sampler: {name: tpe}           # botorch | gp | nsga2 | tpe | random
     hardware_search: sweep         # sweep (default for PE type x bits spaces) | joint
-    sweep: {max_points: 200000, samples: 20000, refine_rounds: 3}
+    sweep: {max_points: 200000, samples: 20000, refine_rounds: 3, order: bound}
     n_trials: 40                   # budget: joint: COMPLETE trials; sweep: model-side choices swept
     seed: 0
     proxy: {...}                   # the accuracy proxy's settings (ProxyConfig, minus model/dataset)
@@ -19,7 +19,8 @@ A study file::
     tracking_uri: null             # MLflow; default beside an SQLite storage
     tracking: true
 
-Relative paths in a study file (space, objectives, workload and proxy files, ``proxy.data_dir``)
+Relative paths in a study file (space, objectives, workload and proxy files, ``proxy.data_dir``,
+``proxy.checkpoint``, the file of a ``file.py:name`` model or dataset)
 resolve relative to the directory of the study file, not the working directory, so a study runs
 the same from anywhere. The resolved config (files inlined, paths absolute) is what the study
 stores, so ``resume`` and ``worker`` need only the study name.
@@ -52,6 +53,10 @@ class SweepSettings(BaseModel):
     max_points: int = Field(default=200_000, ge=1)
     samples: int = Field(default=20_000, ge=1)
     refine_rounds: int = Field(default=3, ge=0)
+    order: Literal["bound", "sampler"] = "bound"
+    """``bound``: sweep first the choice whose hardware front could add most to the study's front at
+    the best accuracy seen, and stop when none can (needs an enumerable model side, else the sampler
+    proposes); ``sampler``: the study's sampler proposes every choice."""
 _FILE_SUFFIXES = (".yaml", ".yml", ".csv", ".json")
 
 
@@ -146,6 +151,14 @@ def _resolve_path(value: str, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
+def _resolve_py(value: str | None, base: Path) -> str | None:
+    """``path/to/file.py:name`` with the file resolved against ``base``; anything else unchanged."""
+    if value and ".py:" in value:
+        file, _, name = value.rpartition(":")
+        return f"{_resolve_path(file, base)}:{name}"
+    return value
+
+
 def _section(value: Any, key: str, base: Path, source: str) -> tuple[dict[str, Any], str | None, str]:
     """(mapping, source file for errors, prefix) of a section given inline or as a path."""
     if isinstance(value, str):
@@ -162,8 +175,9 @@ def _check_proxy(data: dict[str, Any], source: str) -> list[str]:
     from coexplore.accuracy.config import ProxyConfig
 
     lines = []
-    if data.get("dataset") not in DATASETS:
-        lines.append(f"{source}: dataset: unknown '{data.get('dataset')}'; allowed: {', '.join(DATASETS)}")
+    if data.get("dataset") not in DATASETS and ":" not in str(data.get("dataset")):
+        lines.append(f"{source}: dataset: unknown '{data.get('dataset')}'; allowed: {', '.join(DATASETS)}, "
+                     "or path/to/file.py:function")
     model = data.get("model")
     if model is not None and ":" not in model and model not in MODELS:
         lines.append(f"{source}: model: unknown '{model}'; allowed: {', '.join(MODELS)} or 'module:factory'")
@@ -174,6 +188,13 @@ def _check_proxy(data: dict[str, Any], source: str) -> list[str]:
     except ConfigError as exc:
         top = tuple(f"{source}: proxy.{k}" for k in ("model:", "dataset:", "seed:"))
         return [line.replace("proxy.", "", 1) if line.startswith(top) else line for line in exc.lines]
+    from coexplore.accuracy import ProxyError
+    from coexplore.accuracy.checkpoint import CheckpointError, preflight
+
+    try:  # a data function's return, a checkpoint that does not fit: refused before a study exists
+        preflight(ProxyConfig.model_validate(data))
+    except ProxyError as exc:
+        return [f"{source}: {'proxy.' if isinstance(exc, CheckpointError) else ''}{exc}"]
     return []
 
 
@@ -216,10 +237,12 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
         if key in proxy:
             lines.append(f"{source}: proxy.{key}: set it at the top level of the study file, not under proxy")
     for key, value in list(proxy.items()):
-        if isinstance(value, str) and (key.endswith(("_dir", "_path")) or value.endswith(_FILE_SUFFIXES)):
+        if isinstance(value, str) and (key.endswith(("_dir", "_path")) or key == "checkpoint"
+                                       or value.endswith(_FILE_SUFFIXES)):
             proxy[key] = _resolve_path(value, base)
+    user = {k: _resolve_py(v, base) for k, v in (("model", top.model), ("dataset", top.dataset))}
     if not lines:
-        lines += _check_proxy({"model": top.model, "dataset": top.dataset, "seed": top.seed, **proxy}, source)
+        lines += _check_proxy({**user, "seed": top.seed, **proxy}, source)
     workload = top.workload
     if workload and workload.endswith(_FILE_SUFFIXES):
         workload = _resolve_path(workload, base)
@@ -248,7 +271,8 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
     return StudyConfig(
         **{k: v for k, v in top.model_dump().items()
            if k not in ("space", "objectives", "reference_point", "proxy", "workload", "sampler", "hardware_search",
-                        "sweep")},
+                        "sweep", "model", "dataset")},
+        **user,
         sampler=top.sampler,
         hardware_search=mode,
         sweep=top.sweep,

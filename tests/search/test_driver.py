@@ -32,7 +32,8 @@ DIRECTIONS = ["maximize", "minimize", "minimize"]
 
 def _study_file(tmp_path: Path, **over) -> Path:
     data = {"name": "t", "dataset": "digits", "space": SPACE, "objectives": OBJECTIVES, "n_trials": 12,
-            "sampler": {"name": "random"}, "tracking": False, "heartbeat_interval": 1, **over}
+            "sampler": {"name": "random"}, "tracking": False, "heartbeat_interval": 1, "hardware_search": "joint",
+            **over}
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

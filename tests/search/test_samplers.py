@@ -112,3 +112,41 @@ def test_the_lean_acquisition_proposes_in_the_feasible_region_where_the_unconstr
     assert constrained[0, 0] <= 3.0 + 0.05 and constrained[0, 1] > 4.5
     assert free[0, 0] > 4.0, "without the constraint the same data lead elsewhere"
     assert all(math.isfinite(v) for v in constrained[0].tolist())
+
+
+def test_each_sampler_is_one_settings_class_that_builds_it():
+    from coexplore.search.samplers import _SETTINGS
+
+    assert SAMPLERS == tuple(c.model_fields["name"].annotation.__args__[0] for c in _SETTINGS)
+    assert all("build" in vars(c) for c in _SETTINGS)
+
+
+@pytest.mark.parametrize("name", ["random", "tpe", "nsga2"])
+def test_a_canonical_sampler_proposes_one_point_per_design(name):
+    space = parse_space(SPACE)
+    objectives = parse_objectives(OBJECTIVES)
+    sampler = make_sampler(_settings(name), seed=0, directions=objectives.directions,
+                           reference_point=objectives.reference, canonical=space.canonical_params)
+    study = optuna.create_study(directions=objectives.directions, sampler=sampler)
+    study.optimize(TrialEvaluator(space, objectives, FakeProxy(), workload(), ppa_evaluate=fake_ppa), n_trials=25)
+    assert all(space.canonical_params(t.params) == t.params for t in study.trials)
+    assert not any(t.params["pe_type"] == "int4" and t.params["weight_bits"] == 8 for t in study.trials)
+
+
+def test_botorch_models_every_parameter_bits_included(monkeypatch):
+    seen = []
+
+    def spy(self, train_x, train_obj, train_con, bounds, pending_x):
+        seen.append(train_x.shape[-1])
+        return bounds.mean(0, keepdim=True)
+
+    monkeypatch.setattr(LeanQLogNEHVI, "__call__", spy)
+    space = parse_space(SPACE)
+    objectives = parse_objectives(OBJECTIVES)
+    sampler = make_sampler(_settings("botorch"), seed=0, directions=objectives.directions,
+                           reference_point=objectives.reference, canonical=space.canonical_params)
+    study = optuna.create_study(directions=objectives.directions, sampler=sampler)
+    study.optimize(TrialEvaluator(space, objectives, FakeProxy(), workload(), ppa_evaluate=fake_ppa),
+                   n_trials=STARTUP + 2)
+    # pe_rows, glb_kib, dram_gbps (2 one-hot), pe_type (2 one-hot), weight_bits (2 one-hot): no parameter left out
+    assert seen and set(seen) == {8}

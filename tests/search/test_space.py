@@ -65,12 +65,48 @@ def test_shipped_quidam_space_has_the_seed_papers_axes():
     assert space.grid_size() == len(space.hardware_grid()["pe_type"]) > 10_000
 
 
-def test_binary_pe_gets_no_weight_bits_parameter():
+def test_binary_pe_runs_its_native_bits_whatever_its_bits_parameters():
     space = _space(weight_bits={"choices": [2, 4, 8]}, act_bits={"choices": [4, 8]})
-    trial = optuna.trial.FixedTrial({"pe_type": "binary", "pe_rows": 4, "glb_kib": 16, "dram_gbps": 6.4})
+    trial = optuna.trial.FixedTrial({"pe_type": "binary", "pe_rows": 4, "glb_kib": 16, "dram_gbps": 6.4,
+                                     "weight_bits": 8, "act_bits": 8})
     hw, choice = space.suggest(trial, ["a", "b"])
     assert (choice.weight_bits, choice.act_bits) == native_bits("binary")
     assert hw == {"clock_mhz": 250, "pe_rows": 4, "glb_kib": 16, "dram_gbps": 6.4}
+
+
+def test_every_trial_carries_every_bits_parameter_so_samplers_model_them_all():
+    space = _space(weight_bits={"choices": [2, 4, 8]}, act_bits={"choices": [4, 8]})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(8):
+        trial = study.ask()
+        space.suggest(trial, ["a"])
+        study.tell(trial, 0.0)
+    assert all({"pe_type", "weight_bits", "act_bits"} <= set(t.params) for t in study.trials)
+    assert {"weight_bits", "act_bits"} <= set(optuna.search_space.intersection_search_space(study.trials))
+
+
+def test_canonical_params_make_equal_designs_one_point():
+    space = parse_space({"model": {"pe_type": ["int8", "int4", "lightpe1"], "weight_bits": {"choices": [2, 4, 8]},
+                                   "act_bits": {"choices": [4, 8]}}})
+    assert space.canonical_params({"pe_type": "int4", "weight_bits": 8, "act_bits": 8}) == \
+        {"pe_type": "int4", "weight_bits": 4, "act_bits": 4}
+    assert space.canonical_params({"pe_type": "lightpe1", "weight_bits": 2, "act_bits": 8}) == \
+        {"pe_type": "lightpe1", "weight_bits": 4, "act_bits": 8}  # lightpe1's weights are its own: 4 bits
+    assert space.allowed_bits("int4", "weight_bits") == (2, 4)
+
+
+def test_model_params_enumerate_each_effective_choice_once():
+    space = load_space(ROOT / "spaces" / "quickstart.yaml")
+    params = space.model_params(["a", "b"])
+    choices = [space.model_choice(p, ["a", "b"]) for p in params]
+    assert len(params) == 12 and all(space.canonical_params(p) == p for p in params)
+    assert len({c.model_dump_json() for c in choices}) == len(choices)
+
+
+def test_layers_pinned_by_pin_first_last_get_no_bits_parameter():
+    space = parse_space({"model": {"pe_type": ["int8"], "weight_bits": {"choices": [4, 8], "per": "layer"},
+                                   "pin_first_last": 8}})
+    assert list(space.model_distributions(["first", "mid", "last"])) == ["pe_type", "weight_bits.mid"]
 
 
 def test_bits_above_the_native_width_are_clipped():

@@ -54,7 +54,7 @@ def write_tiny_study(folder: Path, *, name: str = "tiny", n_trials: int = 6, sam
     data = {
         "name": name, "dataset": "digits", "model": "digits_cnn", "space": space, "objectives": TINY_OBJECTIVES,
         "sampler": {"name": sampler}, "n_trials": n_trials, "seed": 1, "tracking": False,
-        "heartbeat_interval": 1, "grace_period": 3,
+        "heartbeat_interval": 1, "grace_period": 3, "hardware_search": "joint",  # one design per trial
         "proxy": {"pretrain_epochs": 1, "finetune_steps": finetune_steps, "threads": 1, "folds": 1},
         **extra,
     }
