@@ -53,7 +53,6 @@ SOURCE_SWEEP = "sweep"
 @dataclass
 class SweepResult:
     """One model-side choice solved: the designs to record, PPA evaluations spent."""
-
     records: list[tuple[dict[str, Any], TrialRecord]]
     ppa_evaluations: int
     proxy_cache_hit: bool
@@ -202,8 +201,8 @@ class BoundOrder:
         return self._values[(key, acc)]
 
     def _bits(self, key: str) -> int:
-        plan = self.sw.ev.plan(self.sw.space.model_choice(self.params[key], self.sw.ev.layer_names))
-        w, a = plan.resolve(self.sw.ev.layer_names)
+        w, a = self.sw.ev.plan(self.sw.space.model_choice(self.params[key], self.sw.ev.layer_names)).resolve(
+            self.sw.ev.layer_names)
         return sum(w) + sum(a)
 
     def pick(self, study: optuna.Study, unswept: list[str]) -> tuple[str | None, float]:
@@ -247,7 +246,7 @@ class NestedStats:
     trials_recorded: int = 0
     front_final: bool = False
 
-    def lines(self) -> list[str]:
+    def lines(self) -> list[str]:  # noqa: D102
         out = [f"nested search (hardware_search: sweep): {self.choices_swept} model-side choices swept,"
                f" {self.proxy_evaluations} proxy evaluations, {self.ppa_evaluations} PPA design evaluations,"
                f" {self.trials_recorded} trials recorded (each choice's hardware front)"]
@@ -387,9 +386,7 @@ def _record(study: optuna.Study, result: SweepResult, dists: dict[str, Any], obs
     front_vals = [t.values for t in study_front(study)]
     recs = [r for _, r in result.records]
     cand = np.array(front_vals + [r.values for r in recs if r.feasible], dtype=float).reshape(-1, len(study.directions))
-    on_front = non_dominated_mask(cand, [d.name.lower() for d in study.directions])[len(front_vals):] \
-        if len(cand) else np.zeros(0, dtype=bool)
-    flags = iter(on_front.tolist())
+    flags = iter(non_dominated_mask(cand, [d.name.lower() for d in study.directions])[len(front_vals):].tolist())
     before = len(study.get_trials(deepcopy=False))
     for params, rec in result.records:
         rec.extra["sweep_front"] = bool(next(flags)) if rec.feasible else False
