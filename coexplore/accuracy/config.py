@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     import torch
@@ -67,12 +67,22 @@ class ProxyConfig(BaseModel):
     Args:
         model: a registered model name (``digits_cnn``, ``resnet20``, ``mobilenetv2``) or
             ``"module:factory"``; None: the data set's default model.
-        dataset: a registered data set (``digits``, ``cifar10``).
+        dataset: a registered data set (``digits``, ``cifar10``), or a user's data function
+            ``path/to/file.py:function`` / ``package.module:function`` returning ``(train, val)``
+            (:mod:`coexplore.accuracy.userdata`); it runs the user's code.
         data_dir: folder with the data set's files (CIFAR-10 python batches); digits needs none.
         seed: seeds the pretraining, the batch order and every fine-tune.
         folds: cross-validation folds (see :mod:`coexplore.accuracy.folds`); None: the data set's
             default (4 on digits, 1 on CIFAR-10). Each fold costs one pretraining (cached) and one
             fine-tune per plan; the accuracy is pooled over every fold's validation images.
+            With ``checkpoint`` there is one fold: the user's own train / validation split.
+        checkpoint: a trained FP32 model file (:mod:`coexplore.accuracy.checkpoint`): a
+            ``state_dict`` (read with ``torch.load(weights_only=True)``) or a whole saved module
+            (``torch.save(model)``; unpickling it runs code, like a study file's ``module:factory``).
+            Nothing is pretrained; the baseline is its accuracy on the validation split.
+        val_samples: validate every plan (and the baseline) on this many images of each fold's
+            validation split (a fixed random subset); None: all of them. ``coexplore study recheck
+            --full-validation`` re-measures the front on the full split.
         finetune_steps: the brief fine-tune's steps for a plan at 8 bits everywhere; a plan
             further from FP32 gets up to ``1 + step_scale`` times as many
             (:func:`coexplore.accuracy.budget.finetune_steps`).
@@ -95,6 +105,8 @@ class ProxyConfig(BaseModel):
     data_dir: Path | None = None
     seed: int = 0
     folds: int | None = Field(default=None, ge=1, le=20)
+    checkpoint: Path | None = None
+    val_samples: int | None = Field(default=None, ge=1)
     # Pretraining recipe (FP32, Adam + cosine decay); part of the checkpoint's cache key.
     pretrain_epochs: int = Field(default=40, ge=1)
     pretrain_lr: float = Field(default=3e-3, gt=0)
@@ -113,6 +125,15 @@ class ProxyConfig(BaseModel):
     # Where and how fast; not part of any cache key.
     threads: int | None = Field(default=None, ge=1)
     device: Literal["auto", "cpu", "cuda"] | str = "auto"
+
+    @model_validator(mode="after")
+    def _one_fold_with_a_checkpoint(self) -> ProxyConfig:
+        if self.checkpoint is not None and self.folds not in (None, 1):
+            raise ValueError(
+                f"folds: {self.folds} with a checkpoint: the network was trained on its own split, so "
+                "other folds would validate it on images it trained on; leave folds unset (1)"
+            )
+        return self
 
     def resolved_threads(self, batch_macs: int | None = None) -> int:
         """Threads to give torch: ``threads`` when set, else the cores this process may use.

@@ -177,8 +177,20 @@ DATASETS: dict[str, DatasetSpec] = {
 """Registered data sets by name."""
 
 
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registered data set ``name``, or a user's ``file.py:function`` / ``module:function``
+    (:mod:`coexplore.accuracy.userdata`: no default model, one fold); unknown names raise."""
+    if name in DATASETS:
+        return DATASETS[name]
+    if ":" in name:
+        from coexplore.accuracy.userdata import load_user_dataset
+
+        return DatasetSpec(lambda _dir: load_user_dataset(name), default_model="", default_folds=1)
+    raise DatasetError(
+        f"dataset: unknown {name!r}; allowed: {', '.join(DATASETS)}, or path/to/file.py:function"
+    )
+
+
 def load_dataset(name: str, data_dir: Path | None = None) -> Splits:
-    """Load a registered data set by name; unknown names raise :class:`DatasetError`."""
-    if name not in DATASETS:
-        raise DatasetError(f"dataset: unknown {name!r}; allowed: {', '.join(DATASETS)}")
-    return DATASETS[name].load(data_dir)
+    """Load a registered data set by name, or call a user's data function (``file.py:function``)."""
+    return dataset_spec(name).load(data_dir)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -12,13 +11,20 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from coexplore.accuracy.cache import load_checkpoint, open_result_cache, save_checkpoint, stable_hash
 from coexplore.accuracy.budget import finetune_steps, fp32_distance
+from coexplore.accuracy.cache import open_result_cache, stable_hash
 from coexplore.accuracy.config import ProxyConfig
-from coexplore.accuracy.datasets import DATASETS, DatasetError, load_dataset
+from coexplore.accuracy.datasets import dataset_spec, load_dataset
 from coexplore.accuracy.errors import ProxyError
 from coexplore.accuracy.folds import Fold, cv_folds
-from coexplore.accuracy.models import build_model
+from coexplore.accuracy.fp32 import (
+    baseline_correct,
+    checkpoint_path,
+    ensure_fp32,
+    fp32_keys,
+    subset_validation,
+)
+from coexplore.accuracy.models import ModelError, build_model
 from coexplore.accuracy.recheck import RecheckReport, recheck
 from coexplore.accuracy.training import (
     Progress,
@@ -99,11 +105,10 @@ class ProxyEvaluator:
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
-        if config.dataset not in DATASETS:
-            raise DatasetError(
-                f"proxy.dataset: unknown {config.dataset!r}; allowed: {', '.join(DATASETS)}"
-            )
-        self.model_name: str = config.model or DATASETS[config.dataset].default_model
+        spec = dataset_spec(config.dataset)
+        self.model_name: str = config.model or spec.default_model
+        if not self.model_name:
+            raise ModelError("model: a user data set needs a model (a registered name or file.py:factory)")
         self.data = load_dataset(config.dataset, config.data_dir)
         self.input_shape: tuple[int, ...] = self.data.input_shape
         self.device = config.torch_device()
@@ -118,50 +123,35 @@ class ProxyEvaluator:
         self._workload = from_module(model, self.input_shape, self.model_name)
         self.macs_per_sample = self._workload.macs
         self.threads = config.resolved_threads(self.macs_per_sample * config.batch_size)
-        self.folds: list[Fold] = cv_folds(
-            self.data, config.folds or DATASETS[config.dataset].default_folds
-        )
+        # A user checkpoint trained on its own split: one fold, that split (coexplore.accuracy.fp32).
+        n_folds = 1 if config.checkpoint is not None else config.folds or spec.default_folds
+        self.full_folds: list[Fold] = cv_folds(self.data, n_folds)
+        self.folds: list[Fold] = subset_validation(self.full_folds, config.val_samples)
+        """The folds as validated: each validation split cut to ``config.val_samples`` when set."""
         architecture = [[k, list(v.shape)] for k, v in model.state_dict().items()]
-        data_print = self.data.fingerprint()
-        self._pretrain_keys = [
-            stable_hash(
-                {
-                    "v": CACHE_VERSION,
-                    "model": self.model_name,
-                    # parameter names and shapes: a changed architecture never loads a stale checkpoint
-                    "architecture": architecture,
-                    "dataset": config.dataset,
-                    "data": data_print,
-                    "fold": fold.name,
-                    "recipe": config.pretrain_recipe(),
-                }
-            )
-            for fold in self.folds
-        ]
+        self._pretrain_keys = fp32_keys(self, architecture, CACHE_VERSION)
         self.pretrain_key: str = self._pretrain_keys[0]
-        """Fold 0's checkpoint key (the data set's own split), also a salt for other caches."""
+        """Fold 0's FP32 key (the data set's split; a user checkpoint's content), a salt for other caches."""
         self.cache = open_result_cache(
             cache_url or f"sqlite:///{(self.cache_dir / 'proxy_cache.db').resolve()}"
         )
         self.training_runs = 0
         """How many pretrains and fine-tunes this evaluator ran (a cache hit runs none)."""
         self._checkpoints: dict[int, dict] = {}
+        self._baseline_hits: dict[int, int] = {}
         self._on_device: dict[int, dict[str, torch.Tensor]] = {}
+        if config.checkpoint is not None:
+            ensure_fp32(self, 0)  # a checkpoint that does not fit is refused now, not at the first plan
 
     # ----------------------------------------------------------------------------- FP32 model
     def _new_model(self) -> nn.Module:
         torch.manual_seed(self.config.seed)
         return build_model(self.model_name, self.data.num_classes, self.data.input_shape[1])
 
-    def _checkpoint_path(self, fold: int) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model_name)
-        key = self._pretrain_keys[fold]
-        return self.cache_dir / f"fp32-{slug}-{self.config.dataset}-{key[:16]}.pt"
-
     @property
     def checkpoint_path(self) -> Path:
-        """Fold 0's FP32 checkpoint file, named by model, data set and the pretrain key."""
-        return self._checkpoint_path(0)
+        """Fold 0's pretrained FP32 checkpoint file, named by model, data set and the pretrain key."""
+        return checkpoint_path(self, 0)
 
     def _tensors(self, fold: int) -> dict[str, torch.Tensor]:
         """Fold ``fold``'s data on the device, with the FP32 teacher's logits on its training set."""
@@ -175,47 +165,10 @@ class ProxyEvaluator:
         return self._on_device[fold]
 
     def _ensure_pretrained(self, fold: int = 0) -> dict:
-        if fold not in self._checkpoints:
-            path, key = self._checkpoint_path(fold), self._pretrain_keys[fold]
-            ckpt = load_checkpoint(path)
-            if ckpt is None or ckpt.get("key") != key:
-                ckpt = self._pretrain(fold)
-                save_checkpoint(path, ckpt)
-            self._checkpoints[fold] = ckpt
-        return self._checkpoints[fold]
-
-    def _pretrain(self, fold: int) -> dict:
-        cfg, f = self.config, self.folds[fold]
-        train_x, train_y = f.train_x.to(self.device), f.train_y.to(self.device)
-        steps_per_epoch = max(1, len(train_y) // min(cfg.batch_size, len(train_y)))
-        with torch_settings(self.threads):
-            model = self._new_model().to(self.device)
-            train(
-                model,
-                train_x,
-                train_y,
-                steps=cfg.pretrain_epochs * steps_per_epoch,
-                lr=cfg.pretrain_lr,
-                batch_size=cfg.batch_size,
-                seed=cfg.seed,
-                num_classes=self.data.num_classes,
-                weight_decay=cfg.weight_decay,
-                phase="pretrain" if len(self.folds) == 1 else f"pretrain fold {fold}",
-                progress=self.progress,
-            )
-            hits = correct(model, f.val_x.to(self.device), f.val_y.to(self.device))
-        self.training_runs += 1
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        return {
-            "key": self._pretrain_keys[fold],
-            "state_dict": state,
-            "val_accuracy": hits / max(len(f.val_y), 1),
-            "val_correct": hits,
-            "model": self.model_name,
-        }
+        return ensure_fp32(self, fold)
 
     def fp32_model(self, fold: int = 0) -> nn.Module:
-        """A pretrained FP32 model (pretrains once and caches on disk), on the CPU.
+        """The FP32 model, on the CPU: the user's checkpoint, or pretrained once (cached on disk).
 
         Fold 0's (the default) trained on the data set's own training split (``self.data``).
         """
@@ -226,9 +179,11 @@ class ProxyEvaluator:
 
     @property
     def baseline_accuracy(self) -> float:
-        """FP32 validation accuracy pooled over the folds, a fraction in [0, 1] (cached on disk)."""
-        ckpts = [self._ensure_pretrained(k) for k in range(len(self.folds))]
-        hits = sum(round(c["val_accuracy"] * len(f.val_y)) for c, f in zip(ckpts, self.folds))
+        """FP32 validation accuracy pooled over the folds (their ``val_samples`` subsets), in [0, 1].
+
+        A user checkpoint's is its own accuracy on the validation split, measured once (cached).
+        """
+        hits = sum(baseline_correct(self, k) for k in range(len(self.folds)))
         return hits / sum(len(f.val_y) for f in self.folds)
 
     def workload(self) -> Workload:
@@ -269,8 +224,9 @@ class ProxyEvaluator:
         at no distance) and the cache version; nothing else."""
         recipe = self.config.finetune_recipe(fidelity)
         recipe["steps"] = steps or self._steps(fidelity, 0.0)
+        subset = {"val_samples": self.config.val_samples} if self.config.val_samples else {}
         return stable_hash(
-            {"v": CACHE_VERSION, "checkpoints": self._pretrain_keys, **choices, "recipe": recipe}
+            {"v": CACHE_VERSION, "checkpoints": self._pretrain_keys, **choices, "recipe": recipe, **subset}
         )
 
     def evaluate(self, plan: QuantPlan, fidelity: str = "brief") -> ProxyResult:

@@ -61,14 +61,24 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 
 
 def resolve_factory(name: str) -> Callable[..., nn.Module]:
-    """The factory for a registered name or a ``"package.module:function"`` reference."""
+    """The factory for a registered name, ``"package.module:function"`` or ``"path/to/file.py:function"``."""
     if name in MODELS:
         return MODELS[name]
     if ":" not in name:
         raise ModelError(
             f"model: unknown {name!r}; allowed: {', '.join(MODELS)}, or 'module:factory'"
         )
-    module_name, _, attr = name.partition(":")
+    module_name, _, attr = name.rpartition(":")
+    if module_name.endswith(".py"):  # a user's model file
+        from coexplore.accuracy.userdata import load_object
+
+        try:
+            factory = load_object(name, "model")
+        except ProxyError as exc:
+            raise ModelError(str(exc)) from None
+        if not callable(factory):
+            raise ModelError(f"model: {name!r} is not callable")
+        return factory
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -31,6 +31,8 @@ _OPTION_OF_FIELD = {
     "finetune_steps": "--steps",
     "threads": "--threads",
     "device": "--device",
+    "checkpoint": "--checkpoint",
+    "val_samples": "--val-samples",
     "pe_type": "--pe-type",
     "weight_bits": "--bits",
     "act_bits": "--act-bits",
@@ -45,7 +47,14 @@ ModelOption = Annotated[
     str | None,
     typer.Option("--model", help="Model name or module:factory (default: the data set's)."),
 ]
-DatasetOption = Annotated[str, typer.Option("--dataset", help="Data set: digits or cifar10.")]
+DatasetOption = Annotated[
+    str,
+    typer.Option(
+        "--dataset",
+        help="Data set: digits, cifar10, or path/to/file.py:function returning (train, val) "
+        "(each a pair of tensors x N x C x H x W, y N, or a torch Dataset of (x, y)); runs that code.",
+    ),
+]
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Folder of the data set's files (CIFAR-10).")
 ]
@@ -95,8 +104,11 @@ def _validation_exit(err: ValidationError) -> NoReturn:
 def _option_of_error(exc: Exception) -> str:
     """The command-line option an evaluator set-up error is about."""
     from coexplore.accuracy import DatasetError, ModelError
+    from coexplore.accuracy.checkpoint import CheckpointError
 
     text = str(exc)
+    if isinstance(exc, CheckpointError):
+        return "--checkpoint"
     if isinstance(exc, ModelError):
         return "--model"
     if isinstance(exc, DatasetError):
@@ -127,7 +139,7 @@ def _open_evaluator(
             progress=progress,
         )
     except ProxyError as exc:
-        _fail(_option_of_error(exc), str(exc))
+        _fail(_option_of_error(exc), str(exc).removeprefix("checkpoint: "))
 
 
 @app.command("evaluate")
@@ -163,6 +175,18 @@ def evaluate(
         typer.Option("--threads", help="Torch threads (default: by model size and cores)."),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="Trained FP32 weights: a state_dict file (read with weights_only=True) or a whole "
+            "saved module (unpickling runs its code: trusted files only). Nothing is pretrained.",
+        ),
+    ] = None,
+    val_samples: Annotated[
+        int | None,
+        typer.Option("--val-samples", help="Validate on this many validation images (default: all)."),
+    ] = None,
     cache_dir: CacheDirOption = None,
     cache_url: Annotated[
         str | None, typer.Option("--cache-url", help="SQLAlchemy URL of the result cache.")
@@ -204,6 +228,8 @@ def evaluate(
             seed=seed,
             threads=threads,
             device=device,
+            checkpoint=checkpoint,
+            val_samples=val_samples,
             **extra,
         )
     except ValidationError as exc:

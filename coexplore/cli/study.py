@@ -263,9 +263,13 @@ def recheck(
     storage: str | None = StorageOpt,
     tracking_uri: str | None = TrackingOpt,
     no_tracking: bool = NoTrackingOpt,
+    full_validation: bool = typer.Option(
+        False, "--full-validation",
+        help="Validate on the whole validation split, not the study's proxy.val_samples subset."),
 ) -> None:
     """Re-check the front at high fidelity: fine-tune every front design's model-side choice for the
-    proxy's long budget, recompute the front and hypervolume, report the rank agreement."""
+    proxy's long budget, recompute the front and hypervolume, report the rank agreement. With
+    --full-validation each re-check is validated on the whole validation split."""
     from coexplore import api
     from coexplore.search.recheck import recheck_front
     from coexplore.search.study import load_for_reading, stored_config
@@ -273,8 +277,14 @@ def recheck(
     with errors(resume_hint=None):
         study, url = load_for_reading(name, storage)
         cfg = stored_config(study)
+        subset = cfg.proxy.get("val_samples")
+        if full_validation:
+            cfg = cfg.model_copy(update={"proxy": {k: v for k, v in cfg.proxy.items() if k != "val_samples"}})
         evaluator = api.build_evaluator(cfg, url)
         result = recheck_front(study, evaluator.proxy_accuracy)
+    if full_validation:
+        out.print("validated on the whole validation split" + (f" (the search used {subset} images per fold)"
+                  if subset else " (the search did too: no proxy.val_samples)"), markup=False)
     for line in result.lines():
         out.print(line, markup=False)
     for row in result.rows:

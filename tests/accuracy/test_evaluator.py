@@ -60,7 +60,7 @@ def test_second_evaluation_hits_the_cache_without_training(
 
     monkeypatch.setattr(evaluator, "_new_model", forbidden)
     monkeypatch.setattr("coexplore.accuracy.evaluator.load_dataset", forbidden)
-    monkeypatch.setattr("coexplore.accuracy.evaluator.load_checkpoint", forbidden)
+    monkeypatch.setattr("coexplore.accuracy.fp32.load_checkpoint", forbidden)
     second = evaluator.evaluate(QuantPlan(pe_type="int4"))
     assert second.cache_hit and evaluator.training_runs == runs
     assert (second.accuracy, second.key) == (first.accuracy, first.key)
