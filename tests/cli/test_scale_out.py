@@ -361,7 +361,7 @@ def _workers(n: int, cmd: list[str], cwd: Path) -> list[subprocess.Popen]:
 @pytest.mark.postgres
 def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and_tracking_server(tmp_path, cluster):
     storage, tracking, db = cluster["storage"], cluster["tracking"], cluster["database"]
-    first_budget, budget = 16, 40
+    first_budget, budget = 12, 40
     study = write_tiny_study(tmp_path, n_trials=first_budget, finetune_steps=10, tracking=True,
                              tracking_uri=tracking, heartbeat_interval=2, grace_period=6)
     _many_plans(study)
