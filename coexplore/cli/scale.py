@@ -66,7 +66,12 @@ def mlflow_serve(
     workers: int = typer.Option(2, "--workers", min=1, max=64, help="Server processes answering requests."),
 ) -> None:
     """Run MLflow's tracking server on a database; workers log to it with --tracking-uri http://HOST:PORT (Ctrl-C stops it)."""
-    from coexplore.tracking.store import DEFAULT_RUNS_DIR, default_tracking_uri, mask_url, prepare_store
+    from coexplore.tracking.store import (
+        DEFAULT_RUNS_DIR,
+        default_tracking_uri,
+        mask_url,
+        prepare_store,
+    )
     from coexplore.tracking.ui import absolute_store_uri, ready_probe
 
     with _supervised() as sup:
