@@ -152,12 +152,18 @@ class MlflowObserver:
         ``study report`` reconciles the rest and refreshes the plots."""
 
     def on_study_end(self, study: optuna.Study) -> None:
-        """Reconcile every trial, refresh the summary and the plots, mark the parent run finished."""
+        """Reconcile every trial, refresh the summary and the plots, mark the parent run finished.
+
+        While other workers still run trials, the plots are left to the last one to finish (each
+        worker's redraw would be replaced by the next); ``study report`` redraws them any time.
+        """
         if self.disabled:
             return
         runs = self._runs_of(study)
         view = StudyView.of(study)
         sync_study(runs, view)
-        if self.plots:
+        others_running = any(t.state.name == "RUNNING" for t in view.trials)
+        if self.plots and not others_running:
             log_plots(study, view, runs)
-        runs.client.set_terminated(runs.parent_run_id, "FINISHED")
+        if not others_running:
+            runs.client.set_terminated(runs.parent_run_id, "FINISHED")
