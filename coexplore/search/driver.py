@@ -57,9 +57,13 @@ class NestedSummary(StudySummary):
     """The study summary plus what the nested search of this process spent."""
 
     nested: list[str] = field(default_factory=list)
+    choices_swept: int = 0
 
     def lines(self) -> list[str]:
-        return [*super().lines(), *self.nested]
+        out = super().lines()  # the budget counts model-side choices, not trials
+        out[0] = out[0].replace(f"{self.complete}/{self.budget} trials complete",
+                                f"{self.choices_swept}/{self.budget} model-side choices swept, {self.complete} trials")
+        return [*out, *self.nested]
 
 
 @dataclass
@@ -186,7 +190,10 @@ def run(session: Session, evaluator: Objective, observers: Iterable[StudyObserve
 
         stats = run_nested(session.study, evaluator, cfg.n_trials, cfg.sweep, seed=cfg.seed,
                            observers=ObserverGroup(observers), max_consecutive_failures=cfg.max_consecutive_failures)
-        summary = NestedSummary(**asdict(summarize(session.study)), nested=stats.lines())
+        from coexplore.search.nested import swept_choices
+
+        summary = NestedSummary(**asdict(summarize(session.study)), nested=stats.lines(),
+                                choices_swept=len(swept_choices(session.study.get_trials(deepcopy=False))))
         return RunResult(session.study, cfg, summary, stats.trials_recorded, session.storage_url)
     ran = optimize(session.study, evaluator, cfg.n_trials, observers=ObserverGroup(observers),
                    max_consecutive_failures=cfg.max_consecutive_failures,

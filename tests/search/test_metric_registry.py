@@ -24,6 +24,7 @@ def macs_per_mm2(monkeypatch):
 
 def test_a_registered_metric_is_an_objective_and_a_constraint_every_trial_records(tmp_path, macs_per_mm2):
     study = {"name": "m", "dataset": "digits", "n_trials": 5, "sampler": {"name": "random"}, "tracking": False,
+             "hardware_search": "joint",
              "space": {"hardware": {"pe_rows": {"type": "int", "low": 2, "high": 16, "step": 2},
                                     "glb_kib": {"type": "int", "low": 32, "high": 256, "log": True}},
                        "model": {"pe_type": ["int8", "int4"]}},

@@ -105,7 +105,8 @@ def test_the_lean_acquisition_proposes_in_the_feasible_region_where_the_unconstr
     obj = x.clone()  # maximize both coordinates: the unconstrained optimum is the corner (5, 5)
     con = x[:, :1] - 3.0  # feasible iff x0 <= 3
     bounds = torch.tensor([[1.0, 1.0], [5.0, 5.0]], dtype=torch.float64)
-    acquisition = LeanQLogNEHVI([1.0, 1.0], _settings("botorch"))
+    # no time caps here: on a loaded machine the default caps (1.5 s) would cut the fit short
+    acquisition = LeanQLogNEHVI([1.0, 1.0], _settings("botorch", fit_timeout_s=120, acq_timeout_s=120))
     constrained = acquisition(x, obj, con, bounds, None)
     free = acquisition(x, obj, None, bounds, None)
     assert constrained.shape == free.shape == (1, 2)
