@@ -1,7 +1,8 @@
 """Virtual pooling (issue 16): accuracy and energy/latency with ViP on each eligible layer group, and
 the front a study finds with the ViP knob against without it at equal wall-clock.
 
-Run: ``.venv/bin/python benchmarks/vip.py [--part digits|resnet|hv|all] [--seeds 0] [--hv-seconds 120]``.
+Run: ``.venv/bin/python benchmarks/vip.py [--part digits|resnet|resnet-accuracy|hv|all] [--seeds 0]
+[--hv-seconds 120] [--resnet-steps 200 40]``.
 
 * ``digits``: the digits CNN with ViP off, on ``features.0``, on ``features.3`` and on both (the
   only 8x8 maps; ``features.7``'s 4x4 map is not eligible); accuracy after the proxy's brief
@@ -9,8 +10,10 @@ Run: ``.venv/bin/python benchmarks/vip.py [--part digits|resnet|hv|all] [--seeds
   the forward pass), MACs, energy and latency at two design points. The paper's claim to hold it
   against: under 1.5 points of accuracy lost (VGG-16, ImageNet) for 2.1x speed-up.
 * ``resnet``: ResNet-20 on 32x32 inputs, ViP on each stage (32x32, 16x16, 8x8 maps): MACs, energy
-  and latency only. No accuracy figure: no CIFAR-10 copy on this machine, and a ResNet-20 training
-  step takes ~9 s on its shared 2 cores, so even upsampled digits cannot be fine-tuned here.
+  and latency at two design points.
+* ``resnet-accuracy``: ResNet-20's accuracy with ViP per stage, on the digits upsampled to 32x32
+  (no CIFAR-10 copy on this machine): FP32 trained briefly, each variant fine-tuned the same steps
+  with distillation (about 0.5 s per step at batch 32 on one shared core).
 * ``hv``: ``studies/vip-digits.yaml`` with and without ``model.vip``, TPE, same seed and wall-clock
   budget, FP32 checkpoints made before the clock starts; hypervolume of the feasible front at the
   study's reference point.
@@ -24,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -68,7 +72,9 @@ def digits_part(seeds: list[int]) -> None:
     choices = {"off": "", "features.0": "features.0", "features.3": "features.3", "both": "features.0,features.3"}
     table = _cost_table("digits CNN (8x8): ViP per eligible layer, INT8", ["ViP on", "seed", "accuracy %", "drop pts"])
     for seed in seeds:
-        proxy = ProxyEvaluator(cfg.proxy_config().model_copy(update={"seed": seed}))
+        cache = Path(os.environ.get("COEXPLORE_PROXY_CACHE_DIR", ROOT / "coexplore-runs" / "proxy-cache"))
+        cache.mkdir(parents=True, exist_ok=True)
+        proxy = ProxyEvaluator(cfg.proxy_config().model_copy(update={"seed": seed}), cache_dir=cache)
         side = ModelSide(proxy, {"vip_layers": VirtualPooling(proxy, ["features.0", "features.3"])})
         plan, base = QuantPlan(pe_type="int8"), proxy.workload()
         ref = None
@@ -91,7 +97,7 @@ def resnet_part() -> None:
               "16x16 (layer2)": [n for n in ok if maps[n] == 16],
               "8x8 (layer3)": [n for n in ok if maps[n] == 8]}
     stages["32x32 + 16x16"] = stages["32x32 (conv1, layer1)"] + stages["16x16 (layer2)"]
-    table = _cost_table("ResNet-20 (32x32): ViP per stage, INT8 (no accuracy: see the module docs)",
+    table = _cost_table("ResNet-20 (32x32): ViP per stage, INT8 (accuracy: --part resnet-accuracy)",
                         ["ViP on", "convs"])
     table.add_row("off", "0", *_cost_columns(base, base))
     for label, layers in stages.items():
@@ -99,7 +105,55 @@ def resnet_part() -> None:
     console.print(table)
 
 
-def hv_part(seeds: list[int], seconds: float) -> None:
+def resnet_accuracy_part(pretrain: int, finetune: int, batch: int = 32) -> None:
+    """ResNet-20 on the digits upsampled to 32x32 (bilinear; no CIFAR-10 copy here): FP32 trained
+    ``pretrain`` Adam steps, then each ViP stage (and ViP off, for the same steps) fine-tuned
+    ``finetune`` steps with the FP32 model's soft labels; FP32 accuracy on the validation split."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from coexplore.accuracy.datasets import load_digits
+    from coexplore.accuracy.training import accuracy, logits, train
+    from coexplore.transforms.vip import vip_conv
+
+    torch.set_num_threads(1)
+    data = load_digits()
+    up = lambda x: F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    x, y, vx, vy = up(data.train_x), data.train_y, up(data.val_x), data.val_y
+    torch.manual_seed(0)
+    net = ResNet20(in_channels=1)
+    t0 = time.perf_counter()
+    train(net, x, y, steps=pretrain, lr=3e-3, batch_size=batch, seed=0, num_classes=10, phase="pretrain")
+    fp32 = accuracy(net, vx, vy)
+    console.print(f"ResNet-20 on 32x32 digits: FP32 {fp32:.4f} after {pretrain} steps "
+                  f"({time.perf_counter() - t0:.0f} s)", markup=False)
+    teacher = logits(net, x)
+    base = from_module(net, (1, 1, 32, 32), "resnet20")
+    ok, maps = eligible_layers(net, base), {l.name: (l.p, l.q) for l in base.layers}
+    stages = {"off": [], "32x32": [n for n in ok if maps[n][0] == 32], "16x16": [n for n in ok if maps[n][0] == 16],
+              "8x8": [n for n in ok if maps[n][0] == 8]}
+    table = Table(title=f"ResNet-20, digits upsampled to 32x32: ViP per stage, {finetune} fine-tune steps each")
+    for col in ("ViP on", "accuracy before fine-tune %", "accuracy %", "drop pts", "MAC cut"):
+        table.add_column(col, justify="right")
+    ref = None
+    for label, layers in stages.items():
+        model = copy.deepcopy(net)
+        modules = dict(model.named_modules())
+        for n in layers:
+            vip_conv(modules[n], maps[n])
+        before = accuracy(model, vx, vy)
+        train(model, x, y, steps=finetune, lr=1e-3, batch_size=batch, seed=1, num_classes=10,
+              teacher_logits=teacher, distill_weight=0.5, temperature=2.0, phase="fine-tune")
+        acc = accuracy(model, vx, vy)
+        ref = acc if ref is None else ref
+        table.add_row(label, f"{100 * before:.2f}", f"{100 * acc:.2f}", f"{100 * (ref - acc):.2f}",
+                      f"{base.macs / rewrite_workload(base, layers).macs:.2f}x")
+        console.print(f"ViP {label}: {before:.4f} -> {acc:.4f}", markup=False)
+    console.print(table)
+
+
+def hv_part(seeds: list[int], seconds: float, latency: bool = False) -> None:
     import optuna
 
     from coexplore.record import read_record
@@ -110,11 +164,21 @@ def hv_part(seeds: list[int], seconds: float) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = load_study(ROOT / "studies" / "vip-digits.yaml").model_copy(update={"tracking": False})
+    if latency:  # what ViP buys is speed: accuracy vs latency vs area, at a digits-scale reference point
+        from coexplore.search.objectives import parse_objectives
+
+        cfg = cfg.model_copy(update={"objectives": parse_objectives({
+            "objectives": [{"metric": "accuracy", "direction": "maximize"},
+                           {"metric": "latency_ms", "direction": "minimize"},
+                           {"metric": "area_mm2", "direction": "minimize"}],
+            "constraints": ["accuracy_drop <= 10"],
+            "reference_point": {"accuracy": 0.8, "latency_ms": 0.1, "area_mm2": 1.5}})})
     obj = cfg.objectives
     plain = cfg.space.model.model_copy(update={"vip": None})
     arms = {"without ViP": cfg.model_copy(update={"space": cfg.space.model_copy(update={"model": plain})}),
             "with ViP (per layer)": cfg}
-    table = Table(title=f"vip-digits objectives, TPE, {seconds:.0f} s wall-clock per study")
+    table = Table(title=f"{'accuracy/latency/area' if latency else 'vip-digits'} objectives, TPE, "
+                        f"{seconds:.0f} s wall-clock per study")
     for col in ("study", "seed", "trials", "proxy runs", "hypervolume", "front size", "front with ViP"):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory() as folder:
@@ -143,16 +207,20 @@ def hv_part(seeds: list[int], seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["digits", "resnet", "hv", "all"], default="all")
+    parser.add_argument("--part", choices=["digits", "resnet", "resnet-accuracy", "hv", "all"], default="all")
+    parser.add_argument("--resnet-steps", type=int, nargs=2, default=[200, 40], metavar=("PRETRAIN", "FINETUNE"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--hv-seconds", type=float, default=120.0)
+    parser.add_argument("--hv-latency", action="store_true", help="hv part: accuracy/latency/area objectives")
     args = parser.parse_args()
     if args.part in ("resnet", "all"):
         resnet_part()
+    if args.part in ("resnet-accuracy", "all"):
+        resnet_accuracy_part(*args.resnet_steps)
     if args.part in ("digits", "all"):
         digits_part(args.seeds)
     if args.part in ("hv", "all"):
-        hv_part(args.seeds, args.hv_seconds)
+        hv_part(args.seeds, args.hv_seconds, args.hv_latency)
 
 
 if __name__ == "__main__":
