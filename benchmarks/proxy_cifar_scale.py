@@ -2,7 +2,7 @@
 MobileNetV2 on 32x32 inputs, from a user checkpoint (so nothing is pretrained).
 
 Run: ``.venv/bin/python benchmarks/proxy_cifar_scale.py [--models resnet20 mobilenetv2]
-[--steps 10] [--slice 2000] [--val-samples 1000] [--device auto] [--out rows.json]``.
+[--steps 10] [--slice 2000] [--val-samples 1000] [--device auto] [--threads N] [--out rows.json]``.
 
 The data is *generated*: CIFAR-10 python batches of the real size (50,000 training images in five
 ``data_batch_*`` files, 10,000 test images, 3x32x32 uint8, random pixels and labels), written to a
@@ -67,7 +67,8 @@ def time_model(name: str, data_dir: Path, work: Path, args: argparse.Namespace) 
     ckpt = work / f"{name}.pt"
     torch.manual_seed(0)
     torch.save(build_model(name, 10, 3).state_dict(), ckpt)
-    config = ProxyConfig(model=name, dataset="cifar10", data_dir=data_dir, checkpoint=ckpt, device=args.device)
+    config = ProxyConfig(model=name, dataset="cifar10", data_dir=data_dir, checkpoint=ckpt, device=args.device,
+                         threads=args.threads)
     with Clock() as c:
         ev = ProxyEvaluator(config, cache_dir=work / f"cache-{name}")
     row["setup"] = (c.wall, c.cpu)
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--slice", type=int, default=2000, help="images timed for inference and BatchNorm")
     parser.add_argument("--val-samples", type=int, default=1000)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the proxy's choice)")
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     args = parser.parse_args()
     load_before = os.getloadavg()
