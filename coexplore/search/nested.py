@@ -246,10 +246,10 @@ class NestedStats:
     trials_recorded: int = 0
     front_final: bool = False
 
-    def lines(self) -> list[str]:  # noqa: D102
-        out = [f"nested search (hardware_search: sweep): {self.choices_swept} model-side choices swept,"
-               f" {self.proxy_evaluations} proxy evaluations, {self.ppa_evaluations} PPA design evaluations,"
-               f" {self.trials_recorded} trials recorded (each choice's hardware front)"]
+    def lines(self) -> list[str]:
+        out = [(f"nested search (hardware_search: sweep): {self.choices_swept} model-side choices swept,"
+                f" {self.proxy_evaluations} proxy evaluations, {self.ppa_evaluations} PPA design evaluations,"
+                f" {self.trials_recorded} trials recorded (each choice's hardware front)")]
         if self.front_final:
             out.append("stopped early: no unswept model-side choice can add to the front, even at the best accuracy seen")
         return out
@@ -344,7 +344,7 @@ def _sweep(sweeper: HardwareSweep, params: dict[str, Any], key: str, errors: lis
     try:
         result = sweeper.solve(params, sweeper.space.model_choice(params, sweeper.ev.layer_names),
                                {"model_choice": key})
-    except Exception as exc:  # noqa: BLE001 - like a failed trial
+    except Exception as exc:  # a failing choice fails alone, like a failed trial
         failed.add(key)
         errors.append(f"{type(exc).__name__}: {exc}")
         if len(errors) >= limit:

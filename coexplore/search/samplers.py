@@ -257,7 +257,8 @@ def make_sampler(
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if not isinstance(settings, _SETTINGS):
-        raise ValueError(f"unknown sampler '{getattr(settings, 'name', settings)}'; allowed: {', '.join(SAMPLERS)}")
+        raise ValueError(  # noqa: TRY004 - a config error (the study file's sampler name), not a type error
+            f"unknown sampler '{getattr(settings, 'name', settings)}'; allowed: {', '.join(SAMPLERS)}")
     sampler = settings.build(seed, directions, reference_point)
     if canonical is None:
         return sampler

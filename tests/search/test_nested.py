@@ -54,7 +54,7 @@ def _grid_front(ev: TrialEvaluator, params: dict) -> set[tuple]:
 def test_each_swept_choice_records_exactly_its_hardware_front_as_complete_trials(order):
     study, ev, _, settings = _setup(order)
     run_nested(study, ev, 5, settings)
-    for key, trials in swept_choices(study.trials).items():
+    for trials in swept_choices(study.trials).values():
         params = {k: v for k, v in trials[0].params.items() if k in ("pe_type", "weight_bits")}
         assert {tuple(t.values) for t in trials} == _grid_front(ev, params)
         assert all(t.state == optuna.trial.TrialState.COMPLETE and read_record(t).source == SOURCE_SWEEP
