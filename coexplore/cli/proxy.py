@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coexplore.hardware.pe.registry import pe_type_names
+from coexplore.hardware.pe.registry import native_bits, pe_type_names
 
 if TYPE_CHECKING:
     from coexplore.accuracy import ProxyConfig, ProxyEvaluator
@@ -86,6 +86,8 @@ def parse_layer_bits(text: str | None, option: str) -> dict[str, int]:
         name, sep, bits = item.strip().partition("=")
         if not sep or not name.strip():
             _fail(option, f"expected name=bits, got {item.strip()!r}")
+        if name.strip() in out:
+            _fail(option, f"layer {name.strip()!r} given twice")
         try:
             out[name.strip()] = int(bits)
         except ValueError:
@@ -131,6 +133,16 @@ def _open_evaluator(
     """The evaluator of ``config``; a set-up error exits naming the option it is about."""
     from coexplore.accuracy import ProxyError, ProxyEvaluator
 
+    if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
+        _fail("--cache-dir", f"{cache_dir} is a file, not a folder")
+    if cache_url is not None:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(cache_url)
+        except ArgumentError:
+            _fail("--cache-url", f"{cache_url!r} is not a database URL; expected e.g. sqlite:///cache.db")
     try:
         return ProxyEvaluator(
             config,
@@ -140,6 +152,19 @@ def _open_evaluator(
         )
     except ProxyError as exc:
         _fail(_option_of_error(exc), str(exc).removeprefix("checkpoint: "))
+
+
+def _check_bits(pe_type: str, bits: int | None, act_bits: int | None, layer_bits: str | None,
+                layer_act_bits: str | None) -> None:
+    """Refuse widths above what the PE type holds (they would quietly run at its native width)."""
+    w_native, a_native = native_bits(pe_type)
+    layer_w = parse_layer_bits(layer_bits, "--layer-bits").values()
+    layer_a = parse_layer_bits(layer_act_bits, "--layer-act-bits").values()
+    for option, values, native in (("--bits", [bits or 0], w_native), ("--act-bits", [act_bits or 0], a_native),
+                                   ("--layer-bits", layer_w, w_native), ("--layer-act-bits", layer_a, a_native)):
+        if any(v > native for v in values):
+            _fail(option, f"{max(values)} bits is more than a {pe_type} PE holds ({native}); use at most "
+                          f"{native}, or a wider PE type")
 
 
 @app.command("evaluate")
@@ -211,6 +236,7 @@ def evaluate(
         _fail("--fidelity", f"must be brief or high, got {fidelity!r}")
     if pe_type not in pe_type_names():
         _fail("--pe-type", f"unknown {pe_type!r}; allowed: {', '.join(pe_type_names())}")
+    _check_bits(pe_type, bits, act_bits, layer_bits, layer_act_bits)
     try:
         plan = QuantPlan(
             pe_type=pe_type,

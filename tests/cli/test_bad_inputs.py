@@ -86,6 +86,11 @@ def _too_many_bits(tmp: Path) -> list[str]:
     return ["ppa", "evaluate", "--hw", _design(tmp, weight_bits=16), "--workload", "alexnet"]
 
 
+def _cache_dir_file(tmp: Path) -> list[str]:
+    (tmp / "afile").write_text("")
+    return ["proxy", "evaluate", "--dataset", "digits", "--pe-type", "int8", "--cache-dir", str(tmp / "afile")]
+
+
 CASES = {
     "duplicate key in a study file": (_duplicate_key, 2, "duplicate key 'n_trials'"),
     "study file not UTF-8": (_not_utf8, 2, "not UTF-8"),
@@ -107,6 +112,13 @@ CASES = {
     "workload file with a syntax error": (_syntax_error_workload, 2, "SyntaxError (line 1)"),
     "degree the points cannot support": (_bad_fit, 2, "degree 5 needs at least 6 points"),
     "design asking a PE for more bits than it holds": (_too_many_bits, 2, "more than a int8 PE holds"),
+    "proxy bits above the PE's": (lambda t: ["proxy", "evaluate", "--dataset", "digits", "--pe-type", "binary",
+                                             "--bits", "8"], 2, "more than a binary PE holds"),
+    "a layer's bits given twice": (lambda t: ["proxy", "evaluate", "--dataset", "digits", "--pe-type", "int8",
+                                              "--layer-bits", "features.0=4,features.0=8"], 2, "given twice"),
+    "proxy cache URL that is not a URL": (lambda t: ["proxy", "evaluate", "--dataset", "digits", "--pe-type", "int8",
+                                                     "--cache-url", "notaurl"], 2, "not a database URL"),
+    "proxy cache folder that is a file": (_cache_dir_file, 2, "is a file, not a folder"),
     "unknown metric in objectives": (lambda t: ["study", "start", str(_study_file(
         t, objectives={"objectives": ["speed"], "reference_point": {"speed": 1}}))], 2, "unknown metric 'speed'"),
 }
