@@ -42,7 +42,7 @@ BROKEN = [
     ("non-positive low", "space.hardware.glb_kib.low", 0, "hardware.glb_kib.low: Input should be greater than 0"),
     ("unknown sampler", "study.sampler", {"name": "cmaes"}, "does not match any of the expected tags: 'botorch'"),
     ("unknown sampler setting", "study.sampler", {"name": "tpe", "population_size": 3}, "sampler.population_size: unknown key"),
-    ("unknown PE type", "space.model.pe_type", ["int8", "int3"], "model.pe_type.1: Input should be 'int16'"),
+    ("unknown PE type", "space.model.pe_type", ["int8", "int3"], "model.pe_type.1: unknown PE type 'int3'; allowed: int16"),
     ("unknown metric", "objectives.objectives", ["accuracy", "speed"], "unknown metric 'speed'; allowed: accuracy"),
     ("unknown hardware parameter", "space.hardware.pe_count", {"type": "int", "low": 1, "high": 4}, "hardware.pe_count: unknown hardware parameter"),
     ("bad constraint", "objectives.constraints", ["area_mm2 = 4"], "cannot parse constraint 'area_mm2 = 4'"),
