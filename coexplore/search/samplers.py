@@ -33,11 +33,10 @@ if TYPE_CHECKING:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Sampler settings: each subclass also defines ``build(seed, directions, reference_point)``,
+    the Optuna sampler of those settings (settings and construction together)."""
 
-    def build(self, seed: int | None, directions: Sequence[str], reference_point: Sequence[float]) -> Any:
-        """The Optuna sampler of these settings (one per sampler class: settings and construction together)."""
-        raise NotImplementedError
+    model_config = ConfigDict(extra="forbid")
 
 
 class BotorchSettings(_Strict):

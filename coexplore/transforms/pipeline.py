@@ -59,13 +59,27 @@ class ModelSide:
         # Transforms that rewrite a workload (ViP) apply, in stage order, to the others' network.
         ordered = sorted(active, key=lambda k: STAGES.index(self.transforms[k].stage))
         shaping = [k for k in ordered if not hasattr(self.transforms[k], "rewrite")]
-        if len(shaping) > 1:  # one shape-changing transform for now: trace the composed network
-            raise NotImplementedError("composing several transforms' workloads is not built yet")
-        workload = self.transforms[shaping[0]].workload(active[shaping[0]]) if shaping else self.proxy.workload()
+        if len(shaping) > 1:  # several shape-changing transforms: trace the composed network itself
+            workload = self._composed_workload({k: active[k] for k in shaping})
+        else:
+            workload = self.transforms[shaping[0]].workload(active[shaping[0]]) if shaping else self.proxy.workload()
         for k in ordered:
             if k not in shaping:
                 workload = self.transforms[k].rewrite(workload, active[k])
         return workload
+
+    def _composed_workload(self, choices: Mapping[str, Any]) -> Workload:
+        """The workload of a freshly built network with ``choices`` applied in stage order (shapes
+        depend on the choices only, not on the weights)."""
+        import torch
+
+        from coexplore.accuracy import build_model
+        from coexplore.workload import from_module
+
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(self.proxy.model_name, self.proxy.data.num_classes, self.proxy.input_shape[1])
+        model = apply_transforms(model, self.transforms, choices)
+        return from_module(model, self.proxy.input_shape, self.proxy.model_name)
 
     def evaluate(self, plan: QuantPlan, choices: Mapping[str, Any], fidelity: str = "brief") -> ProxyResult:
         """Accuracy of ``plan`` on the network ``choices`` give, after the proxy's fine-tune."""
