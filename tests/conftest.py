@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -29,13 +30,14 @@ def _server_available() -> str | None:
         return f"no PostgreSQL server at {PG_HOST}:{PG_PORT} ({type(exc).__name__}); skipping PostgreSQL tests"
 
 
-@pytest.fixture()
-def postgres_url() -> Iterator[str]:
-    """A SQLAlchemy URL to a freshly created, uniquely named database, dropped afterwards."""
+@contextmanager
+def throwaway_database(prefix: str = "coexplore_test") -> Iterator[str]:
+    """A freshly created, uniquely named PostgreSQL database's SQLAlchemy URL, dropped afterwards;
+    the test is skipped (one line saying why) where there is no server."""
     reason = _server_available()
     if reason:
         pytest.skip(reason)
-    name = f"coexplore_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     conn = _admin_connect()
     with conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
@@ -49,3 +51,10 @@ def postgres_url() -> Iterator[str]:
             )
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.close()
+
+
+@pytest.fixture()
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL to a freshly created, uniquely named database, dropped afterwards."""
+    with throwaway_database() as url:
+        yield url

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from optuna.trial import TrialState
 from coexplore.record.front import pareto_trials, study_directions
 from coexplore.servers import free_port
 from tests.cli.test_servers import Command
-from tests.conftest import PG_HOST, PG_PORT, PG_USER, _admin_connect, _server_available
+from tests.conftest import PG_USER, throwaway_database
 from tests.search.tiny_study import write_tiny_study
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -44,20 +43,8 @@ START_TIMEOUT_S = 180
 @pytest.fixture()
 def second_database() -> Iterator[str]:
     """A second throwaway PostgreSQL database (MLflow's), dropped afterwards."""
-    reason = _server_available()
-    if reason:
-        pytest.skip(reason)
-    name = f"coexplore_test_ml_{uuid.uuid4().hex[:12]}"
-    conn = _admin_connect()
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.close()
+    with throwaway_database("coexplore_test_ml") as url:
+        yield url
 
 
 class Served:
