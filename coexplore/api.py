@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from coexplore.enos.study import EnosTrialResult
     from coexplore.search.driver import RunResult, Session
+    from coexplore.search.nas_study import NasTrialResult
     from coexplore.search.study_config import StudyConfig
     from coexplore.transforms import FilterPruning
 
@@ -94,6 +95,20 @@ def resume_study(name: str, *, storage: str | None = None, n_trials: int | None 
     session = driver.open_existing(name, storage=storage, n_trials=n_trials, tracking_uri=tracking_uri,
                                    worker=worker)
     return run_session(session, tracking=tracking, observers=observers, evaluator=evaluator)
+
+
+def nas_search(study: str | Path, cost_weights: Sequence[float], *, storage: str | None = None, steps: int = 200,
+               metric: str = "energy", pe_type: str | None = None, tracking: bool = True,
+               on_result: Callable[[NasTrialResult], None] | None = None) -> tuple[StudyConfig, list[NasTrialResult]]:
+    """A Single-Path NAS lambda sweep on a study with ``model.architecture`` (a study file, or a
+    stored study's name), every architecture recorded as a trial of it and logged like any trial;
+    (config, results). See :func:`coexplore.search.nas_study.nas_study_search`."""
+    from coexplore.search.nas_study import nas_study_search
+
+    cfg, url = _study_config(study, storage)
+    results = nas_study_search(cfg, url, cost_weights, steps=steps, metric=metric, pe_type=pe_type,
+                               observers=tracking_observers(cfg, url, tracking=tracking), on_result=on_result)
+    return cfg, results
 
 
 def learn_pruning(study: str | Path, *, storage: str | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from coexplore.cli import enos, ppa, proxy, scale, servers, study, tracking
+from coexplore.cli import enos, nas, ppa, proxy, scale, servers, study, tracking
 from coexplore.cli import prune as prune_cli
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(ppa.app, name="ppa")
 app.add_typer(proxy.app, name="proxy")
 app.add_typer(study.app, name="study")
 app.add_typer(enos.app, name="enos")
+app.add_typer(nas.app, name="nas")
 app.add_typer(prune_cli.app, name="prune")
 tracking.register(app, study.app)
 servers.register(app)

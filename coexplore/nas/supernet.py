@@ -8,9 +8,10 @@ weights (:meth:`MBConvBlock.masked`), and a sub-network is those weights cut out
 (:mod:`coexplore.nas.cut`).
 
 The supernet is an ordinary proxy model (``model: coexplore.nas:supernet_digits``): the proxy
-pretrains it once and caches it like any FP32 checkpoint. While it trains unquantized, every batch
-takes a random path (uniform single-path sampling, Guo et al., "Single Path One-Shot NAS", ECCV
-2020), so every sub-network's weights are trained; in evaluation, or once quantized, it runs its
+pretrains it once and caches it like any FP32 checkpoint. While it trains unquantized, three
+batches in four take a random path (uniform single-path sampling, Guo et al., "Single Path One-Shot
+NAS", ECCV 2020), so every sub-network's weights are trained, and one in four the full path; in
+evaluation, or once quantized, it runs its
 full path (5x5, ratio 6, nothing skipped) through its modules, so quantizers and forward hooks see
 every layer.
 
@@ -36,6 +37,10 @@ from coexplore.quant import QuantConv2d
 MAX_KERNEL, MAX_EXPAND = 5, 6
 SKIP_PROBABILITY = 0.25
 """Chance that a skippable block is skipped in a sampled training path."""
+FULL_PATH_PROBABILITY = 0.25
+"""Chance that a training batch takes the full path (the largest network, the distillation teacher);
+only those batches update the BatchNorm running statistics, so that the evaluated full path
+normalizes with its own statistics rather than a mixture over random paths."""
 
 
 class MBConvBlock(nn.Module):
@@ -160,14 +165,19 @@ class SinglePathSupernet(nn.Module):
         return F.relu6(self.bn(self.stem(x.contiguous(memory_format=torch.channels_last))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._sampling() and not bool(torch.rand(()) < FULL_PATH_PROBABILITY):
+            norms = [m for m in self.modules() if isinstance(m, nn.BatchNorm2d)]
+            momenta = [m.momentum for m in norms]
+            for m in norms:  # a random path normalizes with its batch but leaves the running statistics
+                m.momentum = 0.0
+            try:
+                return self.forward_choices(x, [b.sample(b.residual) for b in self.blocks])
+            finally:
+                for m, momentum in zip(norms, momenta):
+                    m.momentum = momentum
         x = self._stem(x)
-        sampling = self._sampling()
         for b in self.blocks:
-            if sampling:
-                c = b.sample(b.residual)
-                x = b.masked(x, float(c.kernel == 5), float(c.expand == 6), float(not c.skip))
-            else:
-                x = b(x)
+            x = b(x)
         return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
     def forward_choices(self, x: torch.Tensor, choices: Sequence[BlockChoice]) -> torch.Tensor:

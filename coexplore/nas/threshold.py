@@ -52,7 +52,8 @@ class ThresholdConfig:
         margin: thresholds start this far (log units) below each unit's statistic: every choice starts on.
         temperature: of the sigmoid that carries the indicators' gradients.
         batch_size, seed: mini-batches and their order (deterministic per seed).
-        search_kernel, search_expand: which decisions are searched (others stay at the largest choice).
+        search_kernel, search_expand: which decisions are searched; ``fixed_kernel``/``fixed_expand``
+            hold the others (and blocks in no unit).
         units: unit name -> block indices sharing one decision (default: each block its own).
         skippable: block indices whose skip is searched.
     """
@@ -67,6 +68,8 @@ class ThresholdConfig:
     seed: int = 0
     search_kernel: bool = True
     search_expand: bool = True
+    fixed_kernel: int = 5
+    fixed_expand: int = 6
     units: dict[str, list[int]] | None = None
     skippable: tuple[int, ...] = ()
 
@@ -159,7 +162,8 @@ def threshold_search(supernet: SinglePathSupernet, x: torch.Tensor, y: torch.Ten
 
     def indicators() -> tuple[list, list, list]:
         stats = [_statistics(b) for b in blocks]
-        g = {kind: [torch.tensor(1.0)] * len(blocks) for kind in searched}
+        fixed = {"kernel": float(config.fixed_kernel == 5), "expand": float(config.fixed_expand == 6), "skip": 1.0}
+        g = {kind: [torch.tensor(fixed[kind])] * len(blocks) for kind in searched}
         for (kind, unit), t in thresholds.items():
             members = [i for i in units[unit] if kind != "skip" or i in config.skippable]
             value = _indicator(torch.stack([stats[i][kind] for i in members]).mean(), t, config.temperature)

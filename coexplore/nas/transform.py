@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from coexplore.nas.cut import ArchitectureError, is_supernet, subnetwork
-from coexplore.nas.settings import ARCH_CHOICE, LARGEST, ArchitectureAxis, BlockChoice, decode, encode
+from coexplore.nas.settings import (
+    ARCH_CHOICE,
+    LARGEST,
+    ArchitectureAxis,
+    BlockChoice,
+    decode,
+    encode,
+)
 from coexplore.transforms import ModelTransform
 
 if TYPE_CHECKING:
@@ -108,6 +115,6 @@ def architecture_problems(model_name: str, axis: ArchitectureAxis, num_classes: 
         problems.append(("skip", f"{unmatched} match no block; blocks: {', '.join(blocks)}"))
     bad = [b for b in axis.skippable(blocks) if b not in residual]
     if bad:
-        problems.append(("skip", f"{', '.join(bad)} cannot be skipped (stride 2 or channels change); "
-                                 f"skippable: {', '.join(residual)}"))
+        problems.append(("skip", (f"{', '.join(bad)} cannot be skipped (stride 2 or channels change); "
+                                  f"skippable: {', '.join(residual)}")))
     return problems

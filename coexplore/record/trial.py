@@ -31,6 +31,7 @@ FEASIBLE = "feasible"
 
 SOURCE_SAMPLER = "sampler"
 SOURCE_ENOS = "enos"
+SOURCE_NAS = "nas"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Model-side transform axes of a space's ``model:`` section (the DNN configuration): ``prune``.
+"""Model-side transform axes of a space's ``model:`` section (the DNN configuration): ``architecture``,
+``prune``, ``vip``.
 
 ::
 
@@ -22,6 +23,13 @@ have an output map of at least ``min_map`` x ``min_map``::
 
       vip: {layers: ["features.0", "features.3"], per: layer}   # params vip.features.0, vip.features.3
                                                                 # (per: network -> vip; group -> vip.<group>)
+
+Single-Path NAS architecture (:mod:`coexplore.nas`), on a supernet model
+(``model: coexplore.nas:supernet_digits``): kernel size and expansion ratio per block, named group
+or network, and skips of the blocks ``skip`` names::
+
+      architecture: {kernel: [3, 5], expand: [3, 6], skip: ["blocks.2", "blocks.4"], per: block}
+      # params kernel.blocks.0, expand.blocks.0, ..., skip.blocks.2 (per: network -> kernel, expand, skip)
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from coexplore.nas.settings import ARCH_CHOICE, ArchitectureAxis  # noqa: F401 - ArchitectureAxis: for space.py
 from coexplore.search.params import _Strict
 from coexplore.transforms import Evolution, PruneSettings
 
@@ -126,8 +135,8 @@ VIP_CHOICE = "vip_layers"
 
 
 def has_transforms(model: ModelSpace | None) -> bool:
-    """True when a space's model section has a transform axis (``prune`` or ``vip``)."""
-    return model is not None and (getattr(model, "prune", None) is not None or getattr(model, "vip", None) is not None)
+    """True when a space's model section has a transform axis (``architecture``, ``prune`` or ``vip``)."""
+    return model is not None and any(getattr(model, k, None) is not None for k in ("architecture", "prune", "vip"))
 
 
 def transform_distributions(model: ModelSpace, layer_names: list[str] | None = None) -> dict[str, Any]:
@@ -139,6 +148,10 @@ def transform_distributions(model: ModelSpace, layer_names: list[str] | None = N
     vip = getattr(model, "vip", None)
     if vip is not None:
         out.update({u: CategoricalDistribution([False, True]) for u in vip.units(layer_names or [], model.groups)})
+    arch = getattr(model, "architecture", None)
+    if arch is not None:
+        out.update({name: CategoricalDistribution(choices)
+                    for name, (choices, _) in arch.param_names(layer_names or [], model.groups).items()})
     return out
 
 
@@ -151,4 +164,25 @@ def transform_choices(model: ModelSpace, params: dict[str, Any], layer_names: li
     if vip is not None:
         on = {n for u, members in vip.units(layer_names or [], model.groups).items() if params.get(u) for n in members}
         out[VIP_CHOICE] = ",".join(n for n in (layer_names or []) if n in on)
+    arch = getattr(model, "architecture", None)
+    if arch is not None and layer_names:
+        out[ARCH_CHOICE] = arch.architecture(params, list(layer_names), model.groups)
     return out
+
+
+def architecture_problems(model: ModelSpace | None, model_name: str | None) -> list[tuple[str, str]]:
+    """(field under ``model.architecture``, message) for an architecture axis that does not fit the
+    study: its model is no single-path supernet, ``skip`` names no block or a block that changes
+    shape, or it is combined with pruning (not composed yet). Builds the model (shapes only)."""
+    arch = getattr(model, "architecture", None)
+    if arch is None:
+        return []
+    if getattr(model, "prune", None) is not None:
+        return [("", ("cannot be combined with model.prune yet (pruning ranks the supernet's filters, not "
+                      "a sub-network's); search one of them"))]
+    if not model_name:
+        return [("", ("needs a single-path supernet model: model: coexplore.nas:supernet_digits (8x8) or "
+                      "coexplore.nas:supernet_32"))]
+    from coexplore.nas import architecture_problems as fit
+
+    return fit(model_name, arch)

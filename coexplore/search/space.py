@@ -46,6 +46,7 @@ from coexplore.hardware.design import DesignPoint
 from coexplore.hardware.pe.registry import get_pe_type, native_bits, pe_type_names
 from coexplore.search.configio import ConfigError, read_yaml, validate
 from coexplore.search.model_axes import (
+    ArchitectureAxis,
     PruneAxis,
     VipAxis,
     transform_choices,
@@ -88,6 +89,7 @@ class ModelSpace(_Strict):
     pin_first_last: Annotated[int, Field(ge=1, le=16)] | None = None
     prune: PruneAxis | None = None  # filter pruning (coexplore.search.model_axes)
     vip: VipAxis | None = None  # virtual pooling (coexplore.search.model_axes)
+    architecture: ArchitectureAxis | None = None  # Single-Path NAS (coexplore.nas.settings)
 
     @model_validator(mode="after")
     def _groups_when_needed(self) -> ModelSpace:

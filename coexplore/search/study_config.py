@@ -35,7 +35,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from coexplore.record import mask_url
 from coexplore.search.configio import ConfigError, read_yaml, validate
-from coexplore.search.model_axes import has_transforms
+from coexplore.search.model_axes import architecture_problems, has_transforms
 from coexplore.search.objectives import ObjectivesConfig, parse_objectives
 from coexplore.search.samplers import SamplerConfig, TPESettings
 from coexplore.search.space import SearchSpace, parse_space
@@ -263,6 +263,9 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
                      "model.prune is searched joint" if top.hardware_search == "sweep" else
                      f"workload: {top.workload!r} cannot be pruned; with model.prune the PPA model costs the "
                      "proxy model's own (pruned) layers"))
+    if not lines and space is not None:
+        for path, msg in architecture_problems(space.model, user["model"]):
+            lines.append(f"{source}: space.model.architecture{'.' + path if path else ''}: {msg}")
     if lines:
         raise ConfigError(lines)
     assert space is not None and objectives is not None

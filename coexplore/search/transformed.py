@@ -1,4 +1,4 @@
-"""Trials of a space with model-side transform axes (``model.prune``, ``model.vip``): each trial's network is
+"""Trials of a space with model-side transform axes (``model.architecture``, ``model.prune``, ``model.vip``): each trial's network is
 transformed, fine-tuned by the proxy and costed by the PPA model as that same network.
 
 :class:`TransformTrialEvaluator` evaluates a trial exactly as :class:`TrialEvaluator` does, on a
@@ -152,6 +152,13 @@ def transform_evaluator(cfg: StudyConfig, proxy: ProxyEvaluator) -> TransformTri
         transforms[PRUNE_PARAM] = pruning_transform(cfg, proxy)
     if getattr(cfg.space.model, "vip", None) is not None:
         transforms[VIP_CHOICE] = vip_transform(cfg, proxy)
+    if getattr(cfg.space.model, "architecture", None) is not None:
+        from coexplore.nas import ARCH_CHOICE, ArchitectureError, SinglePathArchitecture
+
+        try:
+            transforms[ARCH_CHOICE] = SinglePathArchitecture(proxy)
+        except ArchitectureError as exc:
+            raise ConfigError([f"study {cfg.name}: space.model.architecture: {exc}"]) from None
     side = ModelSide(proxy, transforms)
     return TransformTrialEvaluator(cfg.space, cfg.objectives, proxy, proxy.workload(), model_side=side)
 
