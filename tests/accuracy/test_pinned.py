@@ -3,7 +3,8 @@
 A small recipe (one fold, 8 pretraining epochs, 20 fine-tune steps) still runs every step of the
 real one: FP32 pretraining, quantization, calibration, the step budget scaled by distance from
 FP32, distillation from the FP32 teacher, BatchNorm re-estimation and validation. Its accuracies
-are deterministic for a seed on the CPU, so they are pinned to the image (359 validation images).
+are deterministic for a seed on one CPU, so they are pinned to within two images (of 359) of what
+one CPU gave: another CPU's floating-point kernels move a brief fine-tune by that much.
 
 If a change was meant to alter results: bump ``CACHE_VERSION`` in ``coexplore/accuracy/evaluator.py``,
 re-pin these numbers and re-measure ``benchmarks/proxy_fidelity.py`` for docs/benchmarks.md.
@@ -47,5 +48,7 @@ def test_accuracy_of_a_fixed_plan_is_pinned(
 ) -> None:
     r = evaluator.evaluate(plan)
     assert r.steps == steps
-    # one image of slack for floating-point differences between CPUs
-    assert abs(r.accuracy * IMAGES - correct) <= 1, f"{r.accuracy * IMAGES:.0f} of {IMAGES}"
+    # Slack for floating-point differences between CPUs: pinned where 5063a57 was written, int w2a4
+    # gives 338 on an AMD EPYC with torch 2.13.0+cpu's AVX2 kernels (2026-11-30); binary pin8
+    # and the baseline agree to the image there.
+    assert abs(r.accuracy * IMAGES - correct) <= 2, f"{r.accuracy * IMAGES:.0f} of {IMAGES}"
