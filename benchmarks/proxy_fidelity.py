@@ -1,6 +1,7 @@
 """Proxy fidelity: rank agreement between the brief fine-tune and the high-fidelity one.
 
-Run: ``.venv/bin/python benchmarks/proxy_fidelity.py [--seeds 0 1 2] [--jobs 2] [--cache-dir D]``.
+Run: ``.venv/bin/python benchmarks/proxy_fidelity.py [--seeds 0 1 2] [--reference-seeds 0 1]
+[--sets fixed random] [--jobs 2] [--cache-dir D]``.
 
 Two plan sets on the default model (digits CNN): ``fixed``, sixteen hand-picked plans spanning PE
 types, bit widths and pinning; ``random``, plans drawn at random (Optuna's RandomSampler through
@@ -8,8 +9,13 @@ the search space's own ``suggest``, so per-layer bits included) from ``spaces/qu
 ``spaces/quidam.yaml``, which nobody tuned the proxy on (frozen in ``RANDOM``; ``--redraw``
 draws a fresh set). For every seed each plan gets the brief
 proxy (``ProxyEvaluator.evaluate(plan)``, what a study runs); the reference is the high-fidelity
-fine-tune (``fidelity="high"``: 1,200 steps per fold at 8 bits, 10x the issue-3 brief budget) at ``--reference-seed``, so seeds other than the
-reference's are also judged against a model pretrained from another initialisation. Prints
+fine-tune (``fidelity="high"``: 1,200 steps per fold at 8 bits, 10x the issue-3 brief budget),
+averaged over ``--reference-seeds`` (default: seed 0 alone); a brief seed among them shares its FP32
+models and batch order with one of the reference's runs, a brief seed that is not is judged
+against models pretrained from other initialisations only. With two or more reference
+seeds it also prints the reference's self-agreement: tau-b and Spearman between every two
+high-fidelity seeds (the ceiling a proxy can reach against one high-fidelity run, when the runs
+disagree with each other by that much) and each seed against the mean of the others. Prints
 Kendall tau-b and Spearman rho per seed and set, their mean and minimum, and the brief proxy's
 cost per evaluation: fine-tune steps over all folds, and seconds as measured when each result was
 computed (a result from ``--cache-dir`` keeps the seconds of its first run). ``--jobs`` worker processes share the result cache
@@ -144,7 +150,7 @@ _EVALUATORS: dict[ProxyConfig, ProxyEvaluator] = {}
 
 def _run(task: tuple[int, str, QuantPlan, str, ProxyConfig]) -> tuple[float, float, bool, int]:
     """One evaluation in a worker process: (accuracy, seconds, cache hit, steps over all folds)."""
-    seed, fidelity, plan, folder, config = task
+    _seed, fidelity, plan, folder, config = task
     if config not in _EVALUATORS:
         _EVALUATORS[config] = ProxyEvaluator(config, cache_dir=folder)
     ev = _EVALUATORS[config]
@@ -155,19 +161,21 @@ def _run(task: tuple[int, str, QuantPlan, str, ProxyConfig]) -> tuple[float, flo
 
 
 def measure(args: argparse.Namespace, folder: str) -> tuple[dict, dict, dict, float]:
-    """Accuracies ``acc[(set, seed|'ref', plan)]``, brief seconds ``secs[seed]``, baselines."""
-    seeds = sorted(set(args.seeds) | {args.reference_seed})
+    """Accuracies ``acc[(set, seed, plan)]`` (brief) and ``acc[(set, ('ref', seed), plan)]``
+    (high fidelity), brief seconds ``secs[seed]``, baselines."""
+    seeds = sorted(set(args.seeds) | set(args.reference_seeds))
     evs = {s: ProxyEvaluator(_config(s, args), cache_dir=folder) for s in seeds}
     baselines = {s: ev.baseline_accuracy for s, ev in evs.items()}  # pretrain once, here
     for s in args.seeds:  # and the brief recipe's folds, if --brief changes them
         _ = ProxyEvaluator(_config(s, args, brief=True), cache_dir=folder).baseline_accuracy
     drawn = random_plans(evs[seeds[0]], args.per_space, args.plan_seed) if args.redraw else RANDOM
-    sets = {"fixed": FIXED, "random": drawn}
+    sets = {name: plans for name, plans in (("fixed", FIXED), ("random", drawn)) if name in args.sets}
     tasks, index = [], []
     for set_name, plans in sets.items():
         for name, plan in plans.items():
-            tasks.append((args.reference_seed, "high", plan, folder, _config(args.reference_seed, args)))
-            index.append((set_name, "ref", name))
+            for r in args.reference_seeds:
+                tasks.append((r, "high", plan, folder, _config(r, args)))
+                index.append((set_name, ("ref", r), name))
             for s in args.seeds:
                 tasks.append((s, "brief", plan, folder, _config(s, args, brief=True)))
                 index.append((set_name, s, name))
@@ -180,16 +188,74 @@ def measure(args: argparse.Namespace, folder: str) -> tuple[dict, dict, dict, fl
     secs: dict = {}
     steps: list[int] = []
     for (set_name, s, _), (_, sec, hit, n_steps) in zip(index, results):
-        if s != "ref":
+        if not isinstance(s, tuple):
             steps.append(n_steps)
             secs.setdefault(s, []).append(sec)
-    return sets, acc, {"secs": secs, "steps": steps, "baselines": baselines}, elapsed
+    images = sum(len(f.val_y) for f in evs[seeds[0]].folds)  # validation images, all folds
+    return sets, acc, {"secs": secs, "steps": steps, "baselines": baselines, "images": images}, elapsed
+
+
+def _seeds_text(seeds: list[int]) -> str:
+    if len(seeds) == 1:
+        return f"at seed {seeds[0]}"
+    return f"averaged over seeds {', '.join(map(str, seeds))}"
+
+
+def _agree(x: list[float], y: list[float]) -> tuple[float, float]:
+    """Kendall tau-b and Spearman rho between two lists of the plans' accuracies."""
+    return kendalltau(x, y)[0], spearmanr(x, y)[0]
+
+
+def self_agreement(high: dict[int, list[float]]) -> list[tuple[str, float, float]]:
+    """(label, tau-b, rho) between every two high-fidelity seeds, their mean and minimum, and
+    (three or more seeds) each seed against the mean of the others.
+
+    ``high[seed]`` lists the plans' high-fidelity accuracies at that seed.
+    """
+    seeds = list(high)
+    pairs = [
+        (f"{a} vs {b}", *_agree(high[a], high[b])) for i, a in enumerate(seeds) for b in seeds[i + 1 :]
+    ]
+    rows = list(pairs)
+    if len(pairs) > 1:
+        rows.append(("pairs: mean", *(statistics.mean(r[k] for r in pairs) for k in (1, 2))))
+        rows.append(("pairs: min", *(min(r[k] for r in pairs) for k in (1, 2))))
+    if len(seeds) > 2:
+        for a in seeds:
+            rest = [statistics.mean(v) for v in zip(*(high[b] for b in seeds if b != a))]
+            rows.append((f"{a} vs mean of others", *_agree(high[a], rest)))
+    return rows
+
+
+def noise_and_spread(high: dict[int, list[float]], images: int) -> str:
+    """The reference's noise against what it has to rank, in validation images: the plans'
+    seed-to-seed standard deviation (mean and max over plans) and the range of their seed means."""
+    sds = [statistics.stdev(v) * images for v in zip(*high.values())]
+    means = [statistics.mean(v) * images for v in zip(*high.values())]
+    return (
+        f"high fidelity over {len(high)} seeds, in images of {images}: seed-to-seed SD per plan "
+        f"{statistics.mean(sds):.1f} mean / {max(sds):.1f} max; the seed means span "
+        f"{max(means) - min(means):.0f} images (middle two quartiles: "
+        f"{_iqr(means):.0f})"
+    )
+
+
+def _iqr(values: list[float]) -> float:
+    q = statistics.quantiles(values, n=4)
+    return q[2] - q[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--reference-seed", type=int, default=0)
+    parser.add_argument(
+        "--reference-seeds", "--reference-seed", type=int, nargs="+", default=[0],
+        help="seeds of the high-fidelity reference, averaged (two or more: also its self-agreement)",
+    )
+    parser.add_argument(
+        "--sets", nargs="+", choices=("fixed", "random"), default=["fixed", "random"],
+        help="plan sets to measure",
+    )
     parser.add_argument("--redraw", action="store_true", help="draw the random set afresh")
     parser.add_argument("--per-space", type=int, default=6, help="random plans per space (--redraw)")
     parser.add_argument("--plan-seed", type=int, default=19, help="seed of the draw (--redraw)")
@@ -208,48 +274,80 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = str(args.cache_dir or tmp)
         sets, acc, info, elapsed = measure(args, folder)
-    console = Console()
-    cfg, bcfg = _config(args.reference_seed, args), _config(args.reference_seed, args, True)
+    console = Console(width=160)  # wide enough for the tables in a log file
+    refs = args.reference_seeds
+    cfg, bcfg = _config(refs[0], args), _config(refs[0], args, True)
     changed = " ".join(args.brief)
     summary = Table(
         title=f"proxy fidelity: brief ({bcfg.finetune_steps} steps x (1 + {bcfg.step_scale:g} d)"
-        f"{', ' + changed if changed else ''}) vs high ({cfg.high_fidelity.steps} steps x (1 + {cfg.high_fidelity.step_scale:g} d)) at seed "
-        f"{args.reference_seed}, digits CNN"
+        f"{', ' + changed if changed else ''}) vs high ({cfg.high_fidelity.steps} steps x "
+        f"(1 + {cfg.high_fidelity.step_scale:g} d)) {_seeds_text(refs)}, digits CNN"
     )
-    for col in ("plan set", "plans", "seed", "Kendall tau-b", "Spearman rho", "brief s / eval"):
+    columns = ["plan set", "plans", "seed", "Kendall tau-b", "Spearman rho"]
+    if len(refs) > 1:
+        columns.append("tau-b vs one ref seed (mean)")
+    for col in (*columns, "brief cost / eval"):
         summary.add_column(col, justify="left" if col == "plan set" else "right")
+    pad = [""] * (len(columns) - 5)
+    agreement: dict[str, list[tuple[str, float, float]]] = {}
+    spread: dict[str, str] = {}
     for set_name, plans in sets.items():
-        ref = [acc[(set_name, "ref", n)] for n in plans]
-        taus, rhos = [], []
+        high = {r: [acc[(set_name, ("ref", r), n)] for n in plans] for r in refs}
+        ref = [statistics.mean(v) for v in zip(*high.values())]
+        taus, rhos, singles = [], [], []
         for s in args.seeds:
             brief = [acc[(set_name, s, n)] for n in plans]
             taus.append(kendalltau(brief, ref)[0])
             rhos.append(spearmanr(brief, ref)[0])
-            summary.add_row(set_name, str(len(plans)), str(s), f"{taus[-1]:.3f}", f"{rhos[-1]:.3f}", "")
-        summary.add_row(set_name, "", "mean", f"{statistics.mean(taus):.3f}", f"{statistics.mean(rhos):.3f}", "")
-        summary.add_row(set_name, "", "min", f"{min(taus):.3f}", f"{min(rhos):.3f}", "")
+            one = [statistics.mean(kendalltau(brief, high[r])[0] for r in refs)] if pad else []
+            singles.extend(one)
+            summary.add_row(
+                set_name, str(len(plans)), str(s), f"{taus[-1]:.3f}", f"{rhos[-1]:.3f}", *(f"{x:.3f}" for x in one), ""
+            )
+        mean_one = [f"{statistics.mean(singles):.3f}"] if pad else []
+        min_one = [f"{min(singles):.3f}"] if pad else []
+        summary.add_row(set_name, "", "mean", f"{statistics.mean(taus):.3f}", f"{statistics.mean(rhos):.3f}", *mean_one, "")
+        summary.add_row(set_name, "", "min", f"{min(taus):.3f}", f"{min(rhos):.3f}", *min_one, "")
         if args.average_seeds:  # one proxy that averages the seeds' accuracies (costs them all)
             avg = [statistics.mean(acc[(set_name, s, n)] for s in args.seeds) for n in plans]
             tau, rho = kendalltau(avg, ref)[0], spearmanr(avg, ref)[0]
-            summary.add_row(set_name, "", "averaged", f"{tau:.3f}", f"{rho:.3f}", "")
+            one = [f"{statistics.mean(kendalltau(avg, high[r])[0] for r in refs):.3f}"] if pad else []
+            summary.add_row(set_name, "", "averaged", f"{tau:.3f}", f"{rho:.3f}", *one, "")
         summary.add_section()
+        if len(refs) > 1:
+            agreement[set_name] = self_agreement(high)
+            spread[set_name] = noise_and_spread(high, info["images"])
         if args.per_plan:
             per = Table(title=f"{set_name} plans")
-            for col in ("plan", *(f"brief s{s}" for s in args.seeds), "high"):
+            highs = [f"high s{r}" for r in refs] + (["high mean"] if len(refs) > 1 else [])
+            for col in ("plan", *(f"brief s{s}" for s in args.seeds), *highs):
                 per.add_column(col, justify="left" if col == "plan" else "right")
-            for n in plans:
-                per.add_row(n, *(f"{acc[(set_name, s, n)]:.4f}" for s in args.seeds), f"{acc[(set_name, 'ref', n)]:.4f}")
+            for i, n in enumerate(plans):
+                cells = [f"{acc[(set_name, s, n)]:.4f}" for s in args.seeds]
+                cells += [f"{high[r][i]:.4f}" for r in refs] + ([f"{ref[i]:.4f}"] if len(refs) > 1 else [])
+                per.add_row(n, *cells)
             console.print(per)
+    if agreement:
+        table = Table(title="reference self-agreement: high fidelity at one seed against another")
+        for col in ("plan set", "high-fidelity seeds", "Kendall tau-b", "Spearman rho"):
+            table.add_column(col, justify="left" if col == "plan set" else "right")
+        for set_name, rows in agreement.items():
+            for label, tau, rho in rows:
+                table.add_row(set_name, label, f"{tau:.3f}", f"{rho:.3f}")
+            table.add_section()
+        console.print(table)
+        for set_name, text in spread.items():
+            print(f"{set_name}: {text}")
     all_secs = [x for v in info["secs"].values() for x in v]
+    cost = ["", "", *pad]
     if all_secs:
-        summary.add_row("brief proxy", "", "all", "", "", f"{statistics.mean(all_secs):.1f} mean / {max(all_secs):.1f} max")
+        summary.add_row("brief proxy", "", "seconds", *cost, f"{statistics.mean(all_secs):.1f} mean / {max(all_secs):.1f} max")
     summary.add_row(
-        "brief proxy", "", "all", "", "steps / eval",
-        f"{statistics.mean(info['steps']):.0f} mean / {max(info['steps'])} max",
+        "brief proxy", "", "steps", *cost, f"{statistics.mean(info['steps']):.0f} mean / {max(info['steps'])} max",
     )
     console.print(summary)
     base = ", ".join(f"seed {s} {b:.4f}" for s, b in info["baselines"].items())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
     print(f"FP32 (pooled over folds): {base}; {elapsed:.0f} s wall with {args.jobs} job(s); "
           f"load average (1 min) {os.getloadavg()[0]:.2f}; commit {commit or '?'}")
 
