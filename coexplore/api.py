@@ -99,6 +99,7 @@ def resume_study(name: str, *, storage: str | None = None, n_trials: int | None 
 
 def nas_search(study: str | Path, cost_weights: Sequence[float], *, storage: str | None = None, steps: int = 200,
                metric: str = "energy", pe_type: str | None = None, tracking: bool = True,
+               on_start: Callable[[str], None] | None = None,
                on_result: Callable[[NasTrialResult], None] | None = None) -> tuple[StudyConfig, list[NasTrialResult]]:
     """A Single-Path NAS lambda sweep on a study with ``model.architecture`` (a study file, or a
     stored study's name), every architecture recorded as a trial of it and logged like any trial;
@@ -107,7 +108,8 @@ def nas_search(study: str | Path, cost_weights: Sequence[float], *, storage: str
 
     cfg, url = _study_config(study, storage)
     results = nas_study_search(cfg, url, cost_weights, steps=steps, metric=metric, pe_type=pe_type,
-                               observers=tracking_observers(cfg, url, tracking=tracking), on_result=on_result)
+                               observers=tracking_observers(cfg, url, tracking=tracking), on_start=on_start,
+                               on_result=on_result)
     return cfg, results
 
 
@@ -157,5 +159,6 @@ def enos_search(study: str | Path, energy_weights: Sequence[float], *, storage: 
         readable, url = load_for_reading(str(study), storage)
         cfg = stored_config(readable)
     results = enos_study_search(cfg, url, energy_weights, mode=mode, steps=steps,
-                                observers=tracking_observers(cfg, url, tracking=tracking), on_result=on_result)
+                                observers=tracking_observers(cfg, url, tracking=tracking), on_start=on_start,
+                               on_result=on_result)
     return cfg, results

@@ -52,12 +52,11 @@ def search(
     from coexplore.search.nas_study import NasStudyError
 
     weights = _lambdas(lambdas)
-    err.print(f"Single-Path NAS on {study}: {len(weights)} searches x {steps} steps, cost {metric.value}", markup=False)
     with errors():
         try:
             cfg, results = api.nas_search(
                 study, weights, storage=storage, steps=steps, metric=metric.value, pe_type=pe_type,
-                tracking=not no_tracking,
+                tracking=not no_tracking, on_start=lambda line: err.print(line, markup=False),
                 on_result=lambda r: err.print(f"  lambda {r.cost_weight:g}: {r.architecture} -> trial {r.trial.number}"
                                               f"{' (already in the study)' if r.duplicate else ''}", markup=False),
             )

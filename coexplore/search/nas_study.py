@@ -127,6 +127,7 @@ def nas_study_search(
     pe_type: str | None = None,
     evaluator: TransformTrialEvaluator | None = None,
     observers: Iterable[StudyObserver] = (),
+    on_start: Callable[[str], None] | None = None,
     on_result: Callable[[NasTrialResult], None] | None = None,
 ) -> list[NasTrialResult]:
     """Run a Single-Path NAS lambda sweep on a study and record every architecture as a trial of it.
@@ -140,6 +141,7 @@ def nas_study_search(
         pe_type: the reference point's PE type (default: the space's first).
         evaluator: the study's evaluator (default: built on the study's proxy).
         observers: told of every trial recorded (e.g. MLflow), as in a study run.
+        on_start: called once the study and the cost table are ready, with a line saying what runs.
         on_result: called after each lambda (progress output).
 
     Raises:
@@ -171,6 +173,9 @@ def nas_study_search(
     blocks = block_names(names)
     units = unit_indices(axis.units(names, space.model.groups), blocks)
     skippable = tuple(blocks.index(b) for b in axis.skippable(blocks))
+    if on_start is not None:
+        on_start(f"Single-Path NAS on study {cfg.name}: {len(cost_weights)} searches x {steps} steps, "
+                 f"cost {metric} at {', '.join(f'{k}={v}' for k, v in ref.items())}")
     group, objective = ObserverGroup(observers), _NasObjective(evaluator)
     group.on_study_start(study)
     results: list[NasTrialResult] = []
