@@ -2,6 +2,8 @@
 
 Before each batch a process reads the counts in the storage; a trial that finds ``budget`` trials
 ahead of it complete or running prunes itself (two workers may pass the first check together).
+The budget is read from the study at every trial, so a resume that changes it while workers run
+takes effect at their next trial.
 While other workers' running trials hold the rest of the budget, the process waits and fails
 their trials if those workers died (heartbeats), so a dead worker's share is retried. A trial
 whose objective raises fails alone; ``max_consecutive_failures`` failures in a row stop the
@@ -16,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import optuna
-from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from coexplore.record import ERROR_ATTR, OVER_BUDGET_ATTR, mask_url
@@ -100,8 +101,25 @@ class _FailureGuard:
         return len(self.errors) >= self.limit
 
 
-def _budget_objective(study: optuna.Study, objective: Objective, budget: int) -> Objective:
+def _stored_budget(study: optuna.Study, default: int) -> int:
+    return int(study.user_attrs.get(BUDGET_ATTR, default))
+
+
+class _BudgetReached:
+    """Stops the batch once the stored budget of COMPLETE trials is met (read at every trial)."""
+
+    def __init__(self, default: int) -> None:
+        self.default = default
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        budget = _stored_budget(study, self.default)
+        if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= budget:
+            study.stop()
+
+
+def _budget_objective(study: optuna.Study, objective: Objective, default: int) -> Objective:
     def run(trial: optuna.Trial) -> Sequence[float]:
+        budget = _stored_budget(study, default)
         ahead = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
                  if t.number < trial.number]
         if len(ahead) >= budget:
@@ -156,7 +174,7 @@ def optimize(
     interrupted = False
     try:
         while True:
-            budget = int(study.user_attrs.get(BUDGET_ATTR, budget))
+            budget = _stored_budget(study, budget)
             counts = state_counts(study)
             if counts["complete"] >= budget:
                 break
@@ -168,8 +186,7 @@ def optimize(
                 time.sleep(poll_s)
                 continue
             study.optimize(_budget_objective(study, objective, budget), catch=(Exception,), gc_after_trial=False,
-                           callbacks=[MaxTrialsCallback(budget, states=(TrialState.COMPLETE,)), after, guard,
-                                      infeasible])
+                           callbacks=[after, _BudgetReached(budget), guard, infeasible])
             if guard.tripped:
                 raise StudyError(f"{len(guard.errors)} trials failed in a row; stopping. Last error: {guard.errors[-1]}")
             if infeasible.tripped:

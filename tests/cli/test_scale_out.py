@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -340,6 +340,23 @@ def _many_plans(study: Path) -> None:
     study.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
+def _until(condition: Callable[[], bool], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def _close_budget(handle: optuna.Study, db: str, extra: int) -> int:
+    """Set the budget to the trials already complete or running plus ``extra``; again if a trial
+    started while it was set (it may have read the open budget). Returns the budget."""
+    while True:
+        trials = _trials(db, "tiny")
+        budget = sum(t.state in (TrialState.COMPLETE, TrialState.RUNNING) for t in trials) + extra
+        handle.set_user_attr("n_trials", budget)
+        if len(_trials(db, "tiny")) == len(trials):
+            return budget
+
+
 def _workers(n: int, cmd: list[str], cwd: Path) -> list[subprocess.Popen]:
     return [subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
 
@@ -348,7 +365,7 @@ def _workers(n: int, cmd: list[str], cwd: Path) -> list[subprocess.Popen]:
 @pytest.mark.postgres
 def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and_tracking_server(tmp_path, cluster):
     storage, tracking, db = cluster["storage"], cluster["tracking"], cluster["database"]
-    first_budget, budget = 12, 40
+    first_budget = 12
     study = write_tiny_study(tmp_path, n_trials=first_budget, finetune_steps=10, tracking=True,
                              tracking_uri=tracking, heartbeat_interval=2, grace_period=6)
     _many_plans(study)
@@ -366,8 +383,10 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
     _check_runs(db, tracking, "tiny")
     kept = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
 
-    # 20 worker kills, 2 of the proxy and 2 of the tracking server, at random moments
-    optuna.load_study(study_name="tiny", storage=db).set_user_attr("n_trials", budget)
+    # 20 worker kills, 2 of the proxy and 2 of the tracking server, at random moments while the
+    # workers run: the budget stays open until the kills are over, so no kill finds the study done
+    handle = optuna.load_study(study_name="tiny", storage=db)
+    handle.set_user_attr("n_trials", 10_000)
     rng = random.Random(17)
     events = ["worker"] * 20 + ["proxy"] * 2 + ["mlflow"] * 2
     rng.shuffle(events)
@@ -375,16 +394,19 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
     mid_trial = 0
     try:
         for event in events:
-            time.sleep(rng.uniform(0.3, 2.5))
+            time.sleep(rng.uniform(0.3, 2.0))
             if event == "worker":
+                _until(lambda: any(t.state == TrialState.RUNNING for t in _trials(db, "tiny")), 60)
+                time.sleep(rng.uniform(0.0, 0.5))
                 k = rng.randrange(len(procs))
                 mid_trial += any(t.state == TrialState.RUNNING for t in _trials(db, "tiny"))
-                if procs[k].poll() is None:
+                if procs[k].poll() is None:  # one may have stopped on its own while a server was down
                     procs[k].kill()
                 procs[k].wait(30)
                 procs[k] = subprocess.Popen(worker, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             else:
                 cluster[event].kill_server()
+        budget = _close_budget(handle, db, extra=8)
         codes = [p.wait(400) for p in procs]
     finally:
         for p in procs:

@@ -132,6 +132,28 @@ def test_the_optimize_loop_runs_to_the_stored_budget_and_counts_this_processs_tr
     assert state_counts(study)["complete"] == 5
 
 
+class _LowerBudgetAfter:
+    """Sets the stored budget to ``budget`` once trial ``number`` ends, as a resume elsewhere would."""
+
+    def __init__(self, number: int, budget: int) -> None:
+        self.number, self.budget = number, budget
+
+    def on_study_start(self, study) -> None: ...
+    def on_study_end(self, study) -> None: ...
+    def on_interrupt(self, study) -> None: ...
+
+    def on_trial_end(self, study, trial) -> None:
+        if trial.number == self.number:
+            study.set_user_attr(BUDGET_ATTR, self.budget)
+
+
+def test_a_budget_changed_while_the_loop_runs_takes_effect_at_the_next_trial(tmp_path):
+    path = _study_file(tmp_path, n_trials=20)
+    study = driver.ensure_study(load_study(path), f"sqlite:///{tmp_path / 's.db'}")
+    assert optimize(study, _evaluator(path), 20, observers=ObserverGroup([_LowerBudgetAfter(2, 4)])) == 4
+    assert state_counts(study)["complete"] == 4
+
+
 def test_the_summarys_hypervolume_is_that_of_the_feasible_front_of_every_trial(tmp_path):
     result, _ = _run(tmp_path)
     history = hypervolume_history(result.study.trials, DIRECTIONS, result.config.objectives.reference)
