@@ -11,7 +11,7 @@ Example:
     >>> from coexplore.nas.settings import decode
     >>> sub = subnetwork(supernet_digits(), decode("k3e3,k5e6,skip,k3e6,k5e3"))
     >>> sub.blocks[0].dw.weight.shape
-    torch.Size([48, 1, 3, 3])
+    torch.Size([24, 1, 3, 3])
 """
 
 from __future__ import annotations
