@@ -259,10 +259,11 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
                      "a hybrid (operators:) space is searched joint")
     pruned = space is not None and has_transforms(space.model)  # model.prune or model.vip
     if pruned and (top.hardware_search == "sweep" or top.workload):
-        lines.append(f"{source}: " + ("hardware_search: 'sweep' does not cost pruned networks yet; a space with "
-                     "model.prune is searched joint" if top.hardware_search == "sweep" else
-                     f"workload: {top.workload!r} cannot be pruned; with model.prune the PPA model costs the "
-                     "proxy model's own (pruned) layers"))
+        lines.append(f"{source}: " + ("hardware_search: 'sweep' does not cost transformed networks yet; a space "
+                     "with model.prune, model.vip or model.architecture is searched joint"
+                     if top.hardware_search == "sweep" else
+                     f"workload: {top.workload!r} cannot be transformed; with model.prune, model.vip or "
+                     "model.architecture the PPA model costs the proxy model's own (transformed) layers"))
     if not lines and space is not None:
         for path, msg in architecture_problems(space.model, user["model"]):
             lines.append(f"{source}: space.model.architecture{'.' + path if path else ''}: {msg}")

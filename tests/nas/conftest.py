@@ -30,7 +30,7 @@ def nas_space(**architecture) -> dict:
 
 
 def write_nas_study(folder: Path, *, name: str = "tinynas", space: dict | None = None, model: str = TINY_SUPERNET,
-                    n_trials: int = 2) -> Path:
+                    n_trials: int = 2, **extra) -> Path:
     """Write a tiny NAS study (space and objectives inline) into ``folder``; return its path."""
     data = {
         "name": name, "dataset": "digits", "model": model, "space": space or nas_space(),
@@ -38,6 +38,7 @@ def write_nas_study(folder: Path, *, name: str = "tinynas", space: dict | None =
         "tracking": False,
         "proxy": {"pretrain_epochs": 2, "pretrain_lr": 1e-2, "finetune_steps": 4, "threads": 1, "folds": 1,
                   "device": "cpu"},
+        **extra,
     }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -57,3 +57,9 @@ def test_nas_search_refuses_a_study_without_an_architecture_axis(tmp_path):
 def test_bad_lambdas_exit_2(tmp_path, lambdas):
     result = CliRunner().invoke(app, ["nas", "search", str(write_nas_study(tmp_path)), "--lambda", lambdas])
     assert result.exit_code == 2 and "comma-separated numbers" in result.output + result.stderr
+
+
+def test_a_nested_hardware_sweep_is_refused_for_an_architecture_axis(tmp_path):
+    study = write_nas_study(tmp_path, hardware_search="sweep")
+    result = CliRunner().invoke(app, ["study", "start", str(study), "--storage", f"sqlite:///{tmp_path}/s.db"])
+    assert result.exit_code == 2 and "model.architecture is searched joint" in result.stderr
