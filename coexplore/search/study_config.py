@@ -257,7 +257,7 @@ def resolve_study(raw: dict[str, Any], *, source: str = "<study>", base: Path | 
     if top.hardware_search == "sweep" and space is not None and space.hybrid:
         lines.append(f"{source}: hardware_search: 'sweep' needs a PE type x bits space (model:); "
                      "a hybrid (operators:) space is searched joint")
-    pruned = space is not None and has_transforms(space.model)  # model.prune or model.vip
+    pruned = space is not None and has_transforms(space.model)  # model.prune, model.vip or model.architecture
     if pruned and (top.hardware_search == "sweep" or top.workload):
         lines.append(f"{source}: " + ("hardware_search: 'sweep' does not cost transformed networks yet; a space "
                      "with model.prune, model.vip or model.architecture is searched joint"

@@ -1,7 +1,7 @@
 """Model-side transforms: the DNN-configuration axis of a study, applied before quantization.
 
-Order (:data:`STAGES`): architecture (Single-Path NAS, to come), filter pruning, virtual pooling
-(ViP), then the trial's quantization plan. The PPA model costs the workload of the
+Order (:data:`STAGES`): architecture (Single-Path NAS, :mod:`coexplore.nas`), filter pruning,
+virtual pooling (ViP), then the trial's quantization plan. The PPA model costs the workload of the
 transformed network, and the proxy fine-tunes that same network, so a model-side choice changes
 cost and accuracy consistently. Adding a transform: one file with a :class:`ModelTransform`
 subclass and one line in :data:`TRANSFORMS`.
