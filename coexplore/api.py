@@ -148,17 +148,8 @@ def enos_search(study: str | Path, energy_weights: Sequence[float], *, storage: 
     """An ENOS lambda sweep on a hybrid study (a study file, or a stored study's name), every
     assignment recorded as a trial of it and logged like any trial; (config, results)."""
     from coexplore.enos.study import enos_study_search
-    from coexplore.search.storage import resolve_storage_url
-    from coexplore.search.study import load_for_reading, stored_config
-    from coexplore.search.study_config import load_study
 
-    if Path(study).is_file():
-        cfg = load_study(study)
-        url = resolve_storage_url(storage, cfg.storage)
-    else:
-        readable, url = load_for_reading(str(study), storage)
-        cfg = stored_config(readable)
+    cfg, url = _study_config(study, storage)
     results = enos_study_search(cfg, url, energy_weights, mode=mode, steps=steps,
-                                observers=tracking_observers(cfg, url, tracking=tracking), on_start=on_start,
-                               on_result=on_result)
+                                observers=tracking_observers(cfg, url, tracking=tracking), on_result=on_result)
     return cfg, results
