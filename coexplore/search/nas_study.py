@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from coexplore.hardware.design import DesignPoint
 from coexplore.nas.settings import ARCH_CHOICE, PARAMS, block_names
 from coexplore.record import SOURCE_NAS, write_record
+from coexplore.search.configio import ConfigError
 from coexplore.search.driver import ensure_study
 from coexplore.search.observers import ObserverGroup, StudyObserver
 
@@ -66,7 +67,7 @@ def reference_params(space: SearchSpace, layer_names: list[str], pe_type: str | 
     model = space.model
     params: dict[str, Any] = {name: p.grid_values()[(len(p.grid_values()) - 1) // 2] for name, p in space.hardware.items()}
     if pe_type is not None and pe_type not in model.pe_type:
-        raise NasStudyError(f"--pe-type {pe_type}: not in the space's model.pe_type ({', '.join(model.pe_type)})")
+        raise ConfigError([f"--pe-type: {pe_type!r} is not in the space's model.pe_type ({', '.join(model.pe_type)})"])
     for name, dist in space.model_distributions(layer_names).items():
         kind = name.split(".", 1)[0]
         if kind in PARAMS:
@@ -146,6 +147,7 @@ def nas_study_search(
 
     Raises:
         NasStudyError: the space has no ``model.architecture``, or the reference point cannot run the supernet.
+        ConfigError: ``pe_type`` is not one of the space's.
     """
     from coexplore.accuracy import torch_settings
     from coexplore.nas import ThresholdConfig, cost_table, threshold_search
@@ -157,12 +159,14 @@ def nas_study_search(
     if axis is None:
         raise NasStudyError(f"study {cfg.name}: its space has no model.architecture section; the NAS search "
                             "chooses kernel size and expansion ratio per block (see spaces/nas-digits.yaml)")
+    if pe_type is not None:  # a bad option is refused before anything is built or created
+        reference_params(space, [], pe_type)
     if evaluator is None:
         evaluator = build_evaluator(cfg, storage_url)
-    study = ensure_study(cfg, storage_url, sampler=optuna.samplers.RandomSampler(seed=cfg.seed))
     proxy, names = evaluator.proxy, list(evaluator.layer_names)
     transform = evaluator.model_side.transforms[ARCH_CHOICE]
     ref = reference_params(space, names, pe_type)
+    study = ensure_study(cfg, storage_url, sampler=optuna.samplers.RandomSampler(seed=cfg.seed))
     hw, choice = space.suggest(optuna.trial.FixedTrial(ref | _largest(axis, names, space.model.groups)), names)
     w, a = evaluator.plan(choice).resolve(names)
     try:

@@ -63,3 +63,12 @@ def test_a_nested_hardware_sweep_is_refused_for_an_architecture_axis(tmp_path):
     study = write_nas_study(tmp_path, hardware_search="sweep")
     result = CliRunner().invoke(app, ["study", "start", str(study), "--storage", f"sqlite:///{tmp_path}/s.db"])
     assert result.exit_code == 2 and "model.architecture is searched joint" in result.stderr
+
+
+def test_a_pe_type_outside_the_space_is_refused_before_a_study_exists(tmp_path):
+    db = tmp_path / "s.db"
+    result = CliRunner().invoke(app, ["nas", "search", str(write_nas_study(tmp_path)), "--pe-type", "binary",
+                                      "--storage", f"sqlite:///{db}"])
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        "--pe-type: 'binary' is not in the space's model.pe_type (int8)")
+    assert not db.exists()
