@@ -173,13 +173,16 @@ def transform_choices(model: ModelSpace, params: dict[str, Any], layer_names: li
 def architecture_problems(model: ModelSpace | None, model_name: str | None) -> list[tuple[str, str]]:
     """(field under ``model.architecture``, message) for an architecture axis that does not fit the
     study: its model is no single-path supernet, ``skip`` names no block or a block that changes
-    shape, or it is combined with pruning (not composed yet). Builds the model (shapes only)."""
+    shape, or it is combined with pruning or ViP (not composed yet). Builds the model (shapes only)."""
     arch = getattr(model, "architecture", None)
     if arch is None:
         return []
     if getattr(model, "prune", None) is not None:
         return [("", ("cannot be combined with model.prune yet (pruning ranks the supernet's filters, not "
                       "a sub-network's); search one of them"))]
+    if getattr(model, "vip", None) is not None:
+        return [("", ("cannot be combined with model.vip yet (a skipped block's convolutions are not in the "
+                      "sub-network ViP would run on); search one of them"))]
     if not model_name:
         return [("", ("needs a single-path supernet model: model: coexplore.nas:supernet_digits (8x8) or "
                       "coexplore.nas:supernet_32"))]

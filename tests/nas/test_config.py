@@ -32,6 +32,10 @@ def test_a_bad_architecture_spec_is_one_line_with_its_yaml_path(architecture, pa
     (nas_space(skip=["block9"]), None, "space.model.architecture.skip: ['block9'] match no block"),
     (nas_space(), "digits_cnn", "space.model.architecture: model 'digits_cnn' is a DigitsCNN, not a single-path"),
     (nas_space(kernel=[9]), None, "space.model.architecture.kernel.0"),
+    ({**nas_space(), "model": {**nas_space()["model"], "prune": {"levels": [0, 0.5]}}}, None,
+     "space.model.architecture: cannot be combined with model.prune yet"),
+    ({**nas_space(), "model": {**nas_space()["model"], "vip": {"layers": ["stem"]}}}, None,
+     "space.model.architecture: cannot be combined with model.vip yet"),
 ])
 def test_a_study_whose_architecture_does_not_fit_exits_2_and_creates_nothing(tmp_path, space, model, phrase):
     kwargs = {"model": model} if model else {}
