@@ -227,16 +227,22 @@ def self_agreement(high: dict[int, list[float]]) -> list[tuple[str, float, float
     return rows
 
 
+def _without_seed_offsets(high: dict[int, list[float]]) -> dict[int, list[float]]:
+    """Each seed's accuracies less their median over the plans: a seed whose FP32 models are better
+    lifts every plan alike, which moves no rank, so it is not noise for a ranking."""
+    return {seed: [a - statistics.median(accs) for a in accs] for seed, accs in high.items()}
+
+
 def noise_and_spread(high: dict[int, list[float]], images: int) -> str:
     """The reference's noise against what it has to rank, in validation images: the plans'
-    seed-to-seed standard deviation (mean and max over plans) and the range of their seed means."""
-    sds = [statistics.stdev(v) * images for v in zip(*high.values())]
+    seed-to-seed standard deviation (mean and max over plans; each seed's common offset removed)
+    and the range of the plans' seed means."""
+    sds = [statistics.stdev(v) * images for v in zip(*_without_seed_offsets(high).values())]
     means = [statistics.mean(v) * images for v in zip(*high.values())]
     return (
         f"high fidelity over {len(high)} seeds, in images of {images}: seed-to-seed SD per plan "
-        f"{statistics.mean(sds):.1f} mean / {max(sds):.1f} max; the seed means span "
-        f"{max(means) - min(means):.0f} images (middle two quartiles: "
-        f"{_iqr(means):.0f})"
+        f"(seed offsets removed) {statistics.mean(sds):.1f} mean / {max(sds):.1f} max; the seed "
+        f"means span {max(means) - min(means):.0f} images (middle two quartiles: {_iqr(means):.0f})"
     )
 
 
@@ -245,14 +251,15 @@ def noise_ceiling(
 ) -> dict[int, float]:
     """Expected tau-b of a noise-free proxy against a reference that averages ``k`` high-fidelity
     runs, for each ``k`` in ``runs_averaged``, simulated: the plans' seed means in ``high`` taken as
-    their true accuracies, each run adding Gaussian noise with the seed-to-seed SD pooled over plans.
+    their true accuracies, each run adding Gaussian noise with the seed-to-seed SD pooled over plans
+    (each seed's common offset removed first).
 
     Optimistic: the seed means still carry part of that noise, which widens the spread a noise-free
     proxy would have to rank, so the true ceilings are lower.
     """
     import numpy as np
 
-    runs = np.array(list(high.values()))  # seeds x plans
+    runs = np.array(list(_without_seed_offsets(high).values()))  # seeds x plans
     mu = runs.mean(axis=0)
     sigma = float(np.sqrt(runs.var(axis=0, ddof=1).mean()))
     rng = np.random.default_rng(0)
