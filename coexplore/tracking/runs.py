@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException
 
 from coexplore.record import read_record
 from coexplore.tracking import entities as E
-from coexplore.tracking.store import artifact_location, safe_key
+from coexplore.tracking.store import experiment_artifact_location, safe_key
 
 if TYPE_CHECKING:
     import optuna
@@ -109,8 +109,7 @@ class StudyRuns:
         """Id of the study's experiment, created on first use (a concurrent creator is tolerated)."""
         exp = self.client.get_experiment_by_name(self.study_name)
         if exp is None:
-            root = artifact_location(self.tracking_uri)
-            loc = f"{root}/{safe_key(self.study_name).replace('/', '_')}" if root else None
+            loc = experiment_artifact_location(self.tracking_uri, self.study_name)
             try:
                 return self.client.create_experiment(self.study_name, artifact_location=loc)
             except MlflowException:

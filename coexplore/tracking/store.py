@@ -11,13 +11,14 @@ Any other tracking URI (a shared ``http://`` server, a PostgreSQL-backed store) 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from coexplore.record.secrets import mask_secrets, mask_url, sqlite_path
 
-__all__ = ["ARTIFACTS_DIR_NAME", "artifact_location", "default_tracking_uri", "is_http_uri", "mask_secrets",
+__all__ = ["ARTIFACTS_DIR_NAME", "artifact_location", "default_tracking_uri", "experiment_artifact_location", "is_http_uri", "mask_secrets",
            "mask_url", "prepare_store", "safe_key", "sqlite_path"]
 
 DEFAULT_RUNS_DIR = Path("coexplore-runs")
@@ -67,6 +68,30 @@ def artifact_location(tracking_uri: str) -> str | None:
     if "://" in tracking_uri and not is_http_uri(tracking_uri) and not tracking_uri.startswith("file:"):
         return (DEFAULT_RUNS_DIR / ARTIFACTS_DIR_NAME).resolve().as_uri()
     return None
+
+
+RUN_ARTIFACT_URI_LIMIT = 200
+"""MLflow's database schema stores a run's artifact URI in 200 characters (``runs.artifact_uri``);
+PostgreSQL refuses a longer one, so the run cannot be created at all."""
+_RUN_SUFFIX = len("/0123456789abcdef0123456789abcdef/artifacts")
+
+
+def experiment_artifact_location(tracking_uri: str, experiment_name: str) -> str | None:
+    """The artifact folder of a study's experiment (None: the store or server chooses).
+
+    The study name names the folder; where the whole run URI (folder, run id, ``/artifacts``)
+    would pass MLflow's 200-character column, the name is shortened and a hash of it added, so
+    studies in deep folders or with long names still get their runs.
+    """
+    root = artifact_location(tracking_uri)
+    if root is None:
+        return None
+    name = safe_key(experiment_name).replace("/", "_")
+    room = RUN_ARTIFACT_URI_LIMIT - _RUN_SUFFIX - len(root) - 1
+    if len(name) > room:
+        digest = hashlib.sha1(experiment_name.encode()).hexdigest()[:10]
+        name = f"{name[:max(0, room - 11)]}-{digest}".lstrip("-")
+    return f"{root}/{name}"
 
 
 def prepare_store(tracking_uri: str) -> None:

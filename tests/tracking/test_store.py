@@ -9,6 +9,7 @@ from mlflow.utils.validation import path_not_unique, validate_param_and_metric_n
 from coexplore.tracking.store import (
     artifact_location,
     default_tracking_uri,
+    experiment_artifact_location,
     mask_secrets,
     mask_url,
     prepare_store,
@@ -36,6 +37,17 @@ def test_artifacts_of_a_database_store_stay_in_the_runs_folder(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     loc = artifact_location("postgresql+psycopg2://u@db/mlflow")
     assert loc == (tmp_path / "coexplore-runs" / "mlartifacts").as_uri()
+
+
+def test_an_experiments_artifact_folder_is_named_for_the_study_and_its_run_uris_fit_mlflows_column(tmp_path):
+    short = experiment_artifact_location(f"sqlite:///{tmp_path}/mlflow.db", "quickstart")
+    assert short == f"{(tmp_path / 'mlartifacts').as_uri()}/quickstart"
+    deep = tmp_path / ("d" * 40)
+    names = ["x" * 150, "y" * 150]
+    locs = [experiment_artifact_location(f"sqlite:///{deep}/mlflow.db", n) for n in names]
+    run_uri = f"{locs[0]}/{'0' * 32}/artifacts"
+    assert len(run_uri) <= 200 and locs[0] != locs[1], "shortened, and two long names stay apart"
+    assert experiment_artifact_location("http://127.0.0.1:5000", "x" * 300) is None
 
 
 def test_local_store_is_put_in_wal_mode(tmp_path):
