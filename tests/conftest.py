@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # scripts/test.sh runs one test process per core: one math thread each (and in the CLIs they
+    # start), since torch's spare threads spin and a BoTorch step took 40x longer oversubscribed
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 PG_HOST = os.environ.get("COEXPLORE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("COEXPLORE_TEST_PG_PORT", "5432"))
@@ -58,3 +65,12 @@ def postgres_url() -> Iterator[str]:
     """A SQLAlchemy URL to a freshly created, uniquely named database, dropped afterwards."""
     with throwaway_database() as url:
         yield url
+
+
+@functools.cache
+def reading_storage(url: str):
+    """One Optuna storage per URL for a test's own reads: a storage per read opens a connection pool
+    per read, and polling tests ran PostgreSQL out of connections beside parallel tests."""
+    import optuna
+
+    return optuna.storages.RDBStorage(url)

@@ -67,6 +67,11 @@ def open_storage(
             raise StorageError(f"no study storage at {mask_url(url)} (start a study first, or pass --storage)")
         if db.exists() and not db.is_file():
             raise StorageError(f"storage {mask_url(url)}: {db} is not a file")
+        if create and db.exists() and not os.access(db, os.W_OK):
+            # in WAL mode SQLite would accept writes into the -wal file until a checkpoint fails:
+            # refuse up front rather than fail trials part-way
+            raise StorageError(f"cannot open storage {mask_url(url)} for writing: "
+                               f"{storage_problem(PermissionError('read-only'))}")
         db.parent.mkdir(parents=True, exist_ok=True)
     foreign = foreign_tables(url)
     if foreign:

@@ -1,13 +1,10 @@
 """Run server processes so that none outlives the command that started them.
 
-Every server starts in a session of its own, so it and everything it starts (uvicorn workers, job
-runners) share one process group that can be signalled at once; on Linux the kernel also sends it
-SIGTERM when the thread that started it dies (``PR_SET_PDEATHSIG``), so even a SIGKILLed command
-takes its servers down. A :class:`Supervisor` installs its SIGINT/SIGTERM/SIGHUP handler before
-the first server starts and turns those signals into :class:`Stopped`; leaving its ``with`` block
-stops every server: SIGTERM to its process group and to any descendant that left the group, a
-bounded wait, then SIGKILL. A server that dies on its own raises :class:`ServerExited` with the
-last lines of its log.
+Each server gets a session (one process group with everything it starts) and, on Linux, SIGTERM
+when the thread that started it dies (``PR_SET_PDEATHSIG``: a SIGKILLed command takes it down). A
+:class:`Supervisor` turns SIGINT/SIGTERM/SIGHUP into :class:`Stopped` from before the first server
+starts; leaving its ``with`` block signals each group and strays (SIGTERM, bounded wait, SIGKILL).
+A server that dies on its own raises :class:`ServerExited` with the last lines of its log.
 """
 
 from __future__ import annotations
@@ -87,8 +84,8 @@ def spawn(
 ) -> subprocess.Popen:
     """Start ``argv`` in a new session, output appended to ``log_file``, stdin closed.
 
-    On Linux the child gets SIGTERM when the calling *thread* ends (``PR_SET_PDEATHSIG``), so call
-    it from the thread that lives as long as the server (the main thread of a command).
+    On Linux the child gets SIGTERM when the calling *thread* ends (``PR_SET_PDEATHSIG``): call it
+    from the main thread of a command.
 
     Args:
         argv: the command line.
@@ -110,8 +107,7 @@ def spawn(
 
     with open(log_file, "ab") as out:
         return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=dict(env) if env is not None else None, cwd=cwd,
-                                start_new_session=True,
+                                env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
                                 preexec_fn=_in_child)  # noqa: PLW1509 - prctl has no other way in; commands spawn before any thread starts
 
 
@@ -318,10 +314,8 @@ class Supervisor:
 
     On entering, SIGINT, SIGTERM and SIGHUP (those not ignored, as under ``nohup``) raise
     :class:`Stopped` in the main thread; on leaving, every server is stopped and the previous
-    handlers are restored. A second signal while stopping skips the grace period.
-
-    Args:
-        stop_timeout_s: grace period between SIGTERM and SIGKILL for each server.
+    handlers are restored. A second signal while stopping skips the grace period
+    (``stop_timeout_s``, between SIGTERM and SIGKILL for each server).
 
     Example:
         >>> with Supervisor() as sup:  # doctest: +SKIP
@@ -334,8 +328,8 @@ class Supervisor:
         self.stop_timeout_s = stop_timeout_s
         self.servers: list[ServerProcess] = []
         self._previous: dict[int, object] = {}
-        self._stopping = False
-        self._hurry = False
+        self._stopping = self._hurry = self._spawning = False
+        self._pending: int | None = None
 
     def __enter__(self) -> Supervisor:  # noqa: PYI034 - typing.Self needs Python 3.11
         if threading.current_thread() is threading.main_thread():
@@ -359,22 +353,30 @@ class Supervisor:
         if self._stopping:
             self._hurry = True
             return
+        if self._spawning:  # another thread took the signal: handle it once the server is recorded
+            self._pending = signum
+            return
         raise Stopped(signum)
 
     def start(self, argv: Sequence[str], *, name: str, env: Mapping[str, str] | None = None,
               log_file: Path | None = None, cwd: Path | None = None) -> ServerProcess:
         """Start a server (:meth:`ServerProcess.start`) that this supervisor will stop.
 
-        The stop signals are blocked from before the fork until the server is recorded, so a
-        signal at that moment is handled right after, with the server known.
+        A stop signal from before the fork until the server is recorded (blocked in this thread,
+        held back if another thread takes it) is handled right after, with the server known.
         """
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        self._spawning = True
         try:
             server = ServerProcess.start(argv, name=name, env=env, log_file=log_file, cwd=cwd,
                                          child_sigmask=blocked)
             self.servers.append(server)
         finally:
+            self._spawning = False
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise Stopped(signum)
         return server
 
     def wait_until_up(self, server: ServerProcess, probe: Probe, timeout_s: float = 120.0) -> None:

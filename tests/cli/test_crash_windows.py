@@ -17,6 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from coexplore.record.front import pareto_trials, study_directions
+from tests.conftest import reading_storage
 from tests.search.tiny_study import write_tiny_study
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ def _cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedPro
 
 def _trials(url: str, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:
     try:
-        return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+        return optuna.load_study(study_name=name, storage=reading_storage(url)).get_trials(deepcopy=False)
     except KeyError:
         return []
 

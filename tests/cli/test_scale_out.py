@@ -30,7 +30,7 @@ from optuna.trial import TrialState
 from coexplore.record.front import pareto_trials, study_directions
 from coexplore.servers import free_port
 from tests.cli.test_servers import Command
-from tests.conftest import PG_USER, throwaway_database
+from tests.conftest import PG_USER, reading_storage, throwaway_database
 from tests.search.tiny_study import write_tiny_study
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -113,7 +113,7 @@ def _cli(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None) -
 
 
 def _trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+    return optuna.load_study(study_name=name, storage=reading_storage(url)).get_trials(deepcopy=False)
 
 
 def _check_runs(url: str, tracking_uri: str, name: str) -> None:
@@ -126,7 +126,8 @@ def _check_runs(url: str, tracking_uri: str, name: str) -> None:
     runs = client.search_runs([exp.experiment_id], "tags.`coexplore.role` = 'trial'", max_results=5000)
     counts = Counter(int(r.data.tags["trial_number"]) for r in runs)
     assert counts == Counter({t.number: 1 for t in trials if t.state.is_finished()}), "one run per finished trial"
-    front = {t.number for t in pareto_trials(trials, study_directions(optuna.load_study(study_name=name, storage=url)))}
+    front = {t.number for t in pareto_trials(trials, study_directions(optuna.load_study(study_name=name,
+                                                                                       storage=reading_storage(url))))}
     assert {int(r.data.tags["trial_number"]) for r in runs if r.data.tags["on_pareto"] == "true"} == front
 
 
@@ -365,27 +366,16 @@ def _workers(n: int, cmd: list[str], cwd: Path) -> list[subprocess.Popen]:
 @pytest.mark.postgres
 def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and_tracking_server(tmp_path, cluster):
     storage, tracking, db = cluster["storage"], cluster["tracking"], cluster["database"]
-    first_budget = 12
-    study = write_tiny_study(tmp_path, n_trials=first_budget, finetune_steps=10, tracking=True,
+    study = write_tiny_study(tmp_path, n_trials=1, finetune_steps=10, tracking=True,
                              tracking_uri=tracking, heartbeat_interval=2, grace_period=6)
     _many_plans(study)
     res = _cli("start", str(study), "--storage", storage, "--n-trials", "1", "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     worker = [*COEXPLORE, "study", "worker", "tiny", "--storage", storage, "--no-progress"]
 
-    # 8 workers, no kills: the budget exactly, no number twice, one run per trial, on_pareto exact
-    optuna.load_study(study_name="tiny", storage=db).set_user_attr("n_trials", first_budget)
-    procs = _workers(8, worker, tmp_path)
-    assert [p.wait(400) for p in procs] == [0] * 8
-    trials = _trials(db, "tiny")
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == first_budget
-    assert len({t.number for t in trials}) == len(trials)
-    _check_runs(db, tracking, "tiny")
-    kept = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
-
-    # 20 worker kills, 2 of the proxy and 2 of the tracking server, at random moments while the
-    # workers run: the budget stays open until the kills are over, so no kill finds the study done
-    handle = optuna.load_study(study_name="tiny", storage=db)
+    # 8 workers; 20 worker kills, 2 of the proxy and 2 of the tracking server, at random moments
+    # while they run: the budget stays open until the kills are over, so no kill finds the study done
+    handle = optuna.load_study(study_name="tiny", storage=reading_storage(db))
     handle.set_user_attr("n_trials", 10_000)
     rng = random.Random(17)
     events = ["worker"] * 20 + ["proxy"] * 2 + ["mlflow"] * 2
@@ -406,6 +396,7 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
                 procs[k] = subprocess.Popen(worker, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             else:
                 cluster[event].kill_server()
+        kept = {t.number: t.values for t in _trials(db, "tiny") if t.state == TrialState.COMPLETE}
         budget = _close_budget(handle, db, extra=8)
         codes = [p.wait(400) for p in procs]
     finally:
