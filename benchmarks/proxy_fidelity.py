@@ -254,8 +254,10 @@ def noise_ceiling(
     their true accuracies, each run adding Gaussian noise with the seed-to-seed SD pooled over plans
     (each seed's common offset removed first).
 
-    Optimistic: the seed means still carry part of that noise, which widens the spread a noise-free
-    proxy would have to rank, so the true ceilings are lower.
+    Optimistic where the plans are about equally noisy (the seed means still carry part of that
+    noise, which widens the spread a noise-free proxy would have to rank). Where a few plans are far
+    noisier than the rest (the fixed set's binary plans) the pooled SD overstates the others' noise
+    and the figure comes out low: read it beside the measured seed-to-seed agreement.
     """
     import numpy as np
 
