@@ -24,7 +24,12 @@ from coexplore.servers import free_port
 from tests.procwatch import ProcessWatch, handles
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-CLI = [sys.executable, "-c", "from coexplore.cli import main; main()"]
+# The stop signals as a terminal's command has them: a test run started in the background (`cmd &`)
+# hands SIGINT down ignored, and an ignored signal is one the CLI rightly leaves alone (as under nohup).
+CLI = [sys.executable, "-c", ("import signal\n"
+                              "for s in (signal.SIGTERM, signal.SIGHUP): signal.signal(s, signal.SIG_DFL)\n"
+                              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                              "from coexplore.cli import main; main()")]
 STUDY = "srv-study"
 START_TIMEOUT_S = 180
 GONE_WITHIN_S = 10.0
