@@ -316,10 +316,10 @@ def check_overrides(**values: Any) -> None:
         try:
             from pydantic import TypeAdapter
 
-            kind = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+            kind = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation  # 3.10 syntax too
             TypeAdapter(kind).validate_python(value)
         except Exception as exc:  # noqa: BLE001 - pydantic ValidationError: take its message
-            errors = getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
+            errors = exc.errors() if hasattr(exc, "errors") else [{"msg": str(exc)}]
             msg = errors[0]["msg"].removeprefix("Value error, ")
             if key == "name":
                 msg = "a study name is 1-100 letters, digits, '_', '.' or '-', starting with a letter or digit"
