@@ -32,6 +32,7 @@ from coexplore.enos.runner import EnosRunner
 from coexplore.enos.search import EnosConfig, enos_search
 from coexplore.hardware.design import DesignPoint
 from coexplore.search.driver import ensure_study
+from coexplore.search.enqueued import find_trial, run_enqueued
 from coexplore.search.observers import ObserverGroup, StudyObserver
 from coexplore.search.operators import CIM_PARAM
 
@@ -79,26 +80,12 @@ def _design(space: SearchSpace, params: dict[str, Any]) -> tuple[DesignPoint, Ci
     return DesignPoint(**hw), CimMacro(**cim)
 
 
-def _find(study: optuna.Study, params: dict[str, Any]) -> optuna.trial.FrozenTrial | None:
-    states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
-    for t in study.get_trials(deepcopy=False, states=states):
-        if t.params == params or t.system_attrs.get("fixed_params") == params:
-            return t
-    return None
-
-
-def _evaluate(study: optuna.Study, evaluator: HybridTrialEvaluator, params: dict[str, Any],
-              facts: dict[str, Any], observers: ObserverGroup) -> optuna.trial.FrozenTrial:
-    """Enqueue ``params`` and run the study's evaluator on that trial (other waiting trials may go first)."""
-    study.enqueue_trial(params, user_attrs={ENOS_FACTS_ATTR: facts})
-    for _ in range(1 + len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))):
-        study.optimize(evaluator, n_trials=1, catch=(Exception,), gc_after_trial=False,
-                       callbacks=[lambda s, t: observers.on_trial_end(s, t)])
-        mine = [t for t in study.get_trials(deepcopy=False) if t.system_attrs.get("fixed_params") == params
-                and t.user_attrs.get(ENOS_FACTS_ATTR) == facts and t.state != TrialState.WAITING]
-        if mine:
-            return mine[-1]
-    raise EnosStudyError(f"study {study.study_name}: the enqueued ENOS trial was not run")
+def _run(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence[float]], params: dict[str, Any],
+         facts: dict[str, Any], observers: ObserverGroup) -> optuna.trial.FrozenTrial:
+    trial = run_enqueued(study, objective, params, ENOS_FACTS_ATTR, facts, observers)
+    if trial is None:
+        raise EnosStudyError(f"study {study.study_name}: the enqueued ENOS trial was not run")
+    return trial
 
 
 def enos_study_search(
@@ -151,11 +138,11 @@ def enos_study_search(
                 found = enos_search(runner.supernet(), runner.data.train_x, runner.data.train_y, runner.table.energy_j,
                                     config, num_classes=runner.data.num_classes)
             params = {**hw_params, **space.operators.params_for(found.assignment, runner.layer_names)}
-            trial, duplicate = _find(study, params), True
+            trial, duplicate = find_trial(study, params), True
             if trial is None or trial.state != TrialState.COMPLETE:
                 facts = {"enos_energy_weight": float(lam), "enos_mode": mode,
                          "enos_expected_energy_j": float(found.expected_energy_j)}
-                trial = _evaluate(study, evaluator, params, facts, group)
+                trial = _run(study, evaluator, params, facts, group)
                 duplicate = False
             decided = {layer: params[p] for p, layers in space.operators.param_names(runner.layer_names).items()
                        for layer in layers}

@@ -30,6 +30,7 @@ from coexplore.nas.settings import ARCH_CHOICE, PARAMS, block_names
 from coexplore.record import SOURCE_NAS, write_record
 from coexplore.search.configio import ConfigError
 from coexplore.search.driver import ensure_study
+from coexplore.search.enqueued import find_trial, run_enqueued
 from coexplore.search.observers import ObserverGroup, StudyObserver
 
 if TYPE_CHECKING:
@@ -97,25 +98,12 @@ class _NasObjective:
         return record.values
 
 
-def _find(study: optuna.Study, params: dict[str, Any]) -> optuna.trial.FrozenTrial | None:
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)):
-        if t.params == params or t.system_attrs.get("fixed_params") == params:
-            return t
-    return None
-
-
-def _evaluate(study: optuna.Study, objective: _NasObjective, params: dict[str, Any], facts: dict[str, Any],
-              observers: ObserverGroup) -> optuna.trial.FrozenTrial:
-    """Enqueue ``params`` and run the study's evaluator on that trial (other waiting trials may go first)."""
-    study.enqueue_trial(params, user_attrs={NAS_FACTS_ATTR: facts})
-    for _ in range(1 + len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))):
-        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False,
-                       callbacks=[lambda s, t: observers.on_trial_end(s, t)])
-        mine = [t for t in study.get_trials(deepcopy=False) if t.system_attrs.get("fixed_params") == params
-                and t.user_attrs.get(NAS_FACTS_ATTR) == facts and t.state != TrialState.WAITING]
-        if mine:
-            return mine[-1]
-    raise NasStudyError(f"study {study.study_name}: the enqueued NAS trial was not run")
+def _run(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence[float]], params: dict[str, Any],
+         facts: dict[str, Any], observers: ObserverGroup) -> optuna.trial.FrozenTrial:
+    trial = run_enqueued(study, objective, params, NAS_FACTS_ATTR, facts, observers)
+    if trial is None:
+        raise NasStudyError(f"study {study.study_name}: the enqueued NAS trial was not run")
+    return trial
 
 
 def nas_study_search(
@@ -194,11 +182,11 @@ def nas_study_search(
                 found = threshold_search(proxy.fp32_model().to(proxy.device), proxy.data.train_x.to(proxy.device),
                                          proxy.data.train_y.to(proxy.device), table, config)
             params = {**ref, **_arch_params(axis, found.choices, names, space.model.groups)}
-            trial, duplicate = _find(study, params), True
+            trial, duplicate = find_trial(study, params), True
             if trial is None or trial.state != TrialState.COMPLETE:
                 facts = {"nas_cost_weight": float(lam), "nas_metric": table.metric,
                          "nas_relative_cost": round(found.relative_cost, 6), "nas_search_seconds": round(found.seconds, 2)}
-                trial, duplicate = _evaluate(study, objective, params, facts, group), False
+                trial, duplicate = _run(study, objective, params, facts, group), False
             res = NasTrialResult(float(lam), found.architecture, found.relative_cost, found.seconds, trial, duplicate)
             results.append(res)
             if on_result is not None:
