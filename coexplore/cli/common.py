@@ -70,3 +70,14 @@ def errors(resume_hint: str | None = None) -> Iterator[None]:
 def echo_json(data: object) -> None:
     """Print ``data`` as indented JSON on stdout."""
     typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def parse_lambdas(text: str) -> list[float]:
+    """``--lambda`` of the lambda sweeps (ENOS, NAS): comma-separated numbers >= 0."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not v >= 0 for v in values):  # NaN too
+        raise typer.BadParameter(f"{text!r}: expected comma-separated numbers >= 0, e.g. 0,0.3,1,3")
+    return values

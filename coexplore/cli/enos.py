@@ -25,16 +25,6 @@ class SearchMode(str, Enum):
     bilevel = "bilevel"
 
 
-def _lambdas(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"{text!r}: expected comma-separated numbers >= 0, e.g. 0,0.3,1,3") from None
-    if not values or any(v < 0 for v in values):
-        raise typer.BadParameter(f"{text!r}: expected comma-separated numbers >= 0, e.g. 0,0.3,1,3")
-    return values
-
-
 def _summary(assignment: list[str]) -> str:
     """Per-layer choices, runs of equal choices folded: ``mac@digital x2, l1@cim``."""
     parts: list[list] = []
@@ -57,10 +47,10 @@ def search(
 ) -> None:
     """Run an ENOS lambda sweep and record each assignment as a trial of the study; print the sweep's front."""
     from coexplore import api
-    from coexplore.cli.common import errors
+    from coexplore.cli.common import errors, parse_lambdas
     from coexplore.enos.study import EnosStudyError
 
-    weights = _lambdas(lambdas)
+    weights = parse_lambdas(lambdas)
     err.print(f"ENOS on {study}: {len(weights)} searches x {steps} steps, {mode.value}", markup=False)
     with errors():
         try:

@@ -26,16 +26,6 @@ class CostMetric(str, Enum):
     latency = "latency"
 
 
-def _lambdas(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(not v >= 0 for v in values):
-        raise typer.BadParameter(f"{text!r}: expected comma-separated numbers >= 0, e.g. 0,0.5,2")
-    return values
-
-
 @app.command()
 def search(
     study: str = typer.Argument(..., metavar="NAME_OR_STUDY_FILE", help="A study file (created in storage if new) or a stored study's name."),
@@ -48,10 +38,10 @@ def search(
 ) -> None:
     """Run a Single-Path NAS lambda sweep and record each architecture as a trial of the study; print them."""
     from coexplore import api
-    from coexplore.cli.common import errors
+    from coexplore.cli.common import errors, parse_lambdas
     from coexplore.search.nas_study import NasStudyError
 
-    weights = _lambdas(lambdas)
+    weights = parse_lambdas(lambdas)
     with errors():
         try:
             cfg, results = api.nas_search(
