@@ -358,8 +358,46 @@ def _close_budget(handle: optuna.Study, db: str, extra: int) -> int:
             return budget
 
 
-def _workers(n: int, cmd: list[str], cwd: Path) -> list[subprocess.Popen]:
-    return [subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
+class _Workers:
+    """Worker processes, each writing to its own log, with Python's fault handler on: a worker that
+    does not stop is sent SIGABRT, which prints every thread's stack into its log."""
+
+    def __init__(self, n: int, cmd: list[str], cwd: Path) -> None:
+        self.cmd, self.cwd, self.started = cmd, cwd, 0
+        self.procs = [self._start() for _ in range(n)]
+
+    def _start(self) -> subprocess.Popen:
+        self.started += 1
+        log = self.cwd / f"worker-{self.started}.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(self.cmd, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+        proc.log = log  # type: ignore[attr-defined]
+        return proc
+
+    def replace(self, k: int) -> None:
+        if self.procs[k].poll() is None:  # one may have stopped on its own while a server was down
+            self.procs[k].kill()
+        self.procs[k].wait(30)
+        self.procs[k] = self._start()
+
+    def wait(self, timeout: float) -> list[int]:
+        """Exit codes once all have stopped; past ``timeout`` the stacks of those still running."""
+        end = time.monotonic() + timeout
+        while any(p.poll() is None for p in self.procs) and time.monotonic() < end:
+            time.sleep(0.5)
+        stuck = [p for p in self.procs if p.poll() is None]
+        for p in stuck:
+            p.send_signal(signal.SIGABRT)
+            p.wait(30)
+        assert not stuck, "workers still running after the budget closed:\n" + "\n".join(
+            p.log.read_text()[-6000:] for p in stuck)  # type: ignore[attr-defined]
+        return [p.returncode for p in self.procs]
+
+    def kill(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
 
 
 @pytest.mark.slow
@@ -380,7 +418,7 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
     rng = random.Random(17)
     events = ["worker"] * 20 + ["proxy"] * 2 + ["mlflow"] * 2
     rng.shuffle(events)
-    procs = _workers(8, worker, tmp_path)
+    workers = _Workers(8, worker, tmp_path)
     mid_trial = 0
     try:
         for event in events:
@@ -388,21 +426,15 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
             if event == "worker":
                 _until(lambda: any(t.state == TrialState.RUNNING for t in _trials(db, "tiny")), 60)
                 time.sleep(rng.uniform(0.0, 0.5))
-                k = rng.randrange(len(procs))
                 mid_trial += any(t.state == TrialState.RUNNING for t in _trials(db, "tiny"))
-                if procs[k].poll() is None:  # one may have stopped on its own while a server was down
-                    procs[k].kill()
-                procs[k].wait(30)
-                procs[k] = subprocess.Popen(worker, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                workers.replace(rng.randrange(8))
             else:
                 cluster[event].kill_server()
         kept = {t.number: t.values for t in _trials(db, "tiny") if t.state == TrialState.COMPLETE}
         budget = _close_budget(handle, db, extra=8)
-        codes = [p.wait(400) for p in procs]
+        codes = workers.wait(400)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+        workers.kill()
     res = _cli("resume", "tiny", "--storage", storage, "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
 
