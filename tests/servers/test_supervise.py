@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -100,7 +101,9 @@ def test_a_signal_during_the_spawn_is_handled_once_the_server_is_known(monkeypat
     def start_then_signal(cls, *args, **kwargs):
         server = real_start(cls, *args, **kwargs)
         spawned.append(server)
-        os.kill(os.getpid(), signal.SIGHUP)  # blocked here: delivered when start() unblocks it
+        # to this thread, where it is blocked: delivered when start() unblocks it (sent to the process,
+        # another thread, e.g. pytest-xdist's, may take it and Python runs the handler only later)
+        signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
         return server
 
     monkeypatch.setattr(ServerProcess, "start", classmethod(start_then_signal))
