@@ -124,6 +124,8 @@ class HeartbeatGrpcStorage(GrpcStorageProxy, BaseHeartbeat):
         self._beats = 0
         self._seen: dict[int, tuple[Any, float]] = {}
         self._last_read: float | None = None
+        self._connected_at = time.monotonic()  # when the channel last became READY
+        self._connected = True  # False from a connection loss until the channel is READY again
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             super().__init__(host=host, port=port)
@@ -139,6 +141,16 @@ class HeartbeatGrpcStorage(GrpcStorageProxy, BaseHeartbeat):
         ])
         self._stub = _PatientStub(api_pb2_grpc.StorageServiceStub(self._channel), self._wait_s)
         self._cache = GrpcClientCache(self._stub)
+        self._channel.subscribe(self._on_connectivity, try_to_connect=False)
+
+    def _on_connectivity(self, state: Any) -> None:
+        """Channel state changes (a gRPC thread): a loss of the proxy and the reconnection after it."""
+        import grpc
+
+        if state == grpc.ChannelConnectivity.READY:
+            self._connected_at, self._connected = time.monotonic(), True
+        else:  # IDLE after a lost connection, CONNECTING, TRANSIENT_FAILURE, SHUTDOWN
+            self._connected = False
 
     # -------------------------------------------------------------------------- BaseHeartbeat
     def get_heartbeat_interval(self) -> int | None:
@@ -159,10 +171,14 @@ class HeartbeatGrpcStorage(GrpcStorageProxy, BaseHeartbeat):
             pass
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        """RUNNING trials whose beat this process has seen unchanged for the grace period.
+        """RUNNING trials whose beat this process has seen unchanged for the grace period while
+        the proxy was reachable.
 
-        A read that had to wait for the proxy (longer than one interval) restarts every watch:
-        while the proxy was down no worker could beat, so silence then proves nothing.
+        Silence while the proxy was away proves nothing (no worker could beat), so every watch
+        restarts when the channel reconnects, while it is not connected, and after a read that
+        blocked (or a pause between reads) longer than the grace period. A read that is merely
+        slow, from a busy proxy, restarts nothing: otherwise a loaded proxy would keep a dead
+        worker's trial RUNNING, and its budget share taken, for ever.
         """
         interval = self.heartbeat_interval
         if interval is None:
@@ -171,13 +187,14 @@ class HeartbeatGrpcStorage(GrpcStorageProxy, BaseHeartbeat):
         start = time.monotonic()
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
         now = time.monotonic()
-        waited = now - start > interval or (self._last_read is not None and start - self._last_read > grace)
+        waited = now - start > grace or (self._last_read is not None and start - self._last_read > grace)
         self._last_read = now
+        restart = now if waited or not self._connected else self._connected_at
         stale, seen = [], {}
         for trial in running:
             beat = trial.system_attrs.get(BEAT_ATTR)
             before = self._seen.get(trial._trial_id)
-            since = before[1] if before is not None and before[0] == beat and not waited else now
+            since = max(before[1], restart) if before is not None and before[0] == beat else now
             seen[trial._trial_id] = (beat, since)
             if now - since >= grace:
                 stale.append(trial._trial_id)

@@ -148,18 +148,24 @@ def test_a_grpc_storage_without_a_proxy_is_one_line_naming_the_serve_command(tmp
     assert "no gRPC storage proxy answers" in res.stderr and "coexplore storage serve" in res.stderr
 
 
-@pytest.fixture()
-def sqlite_proxy(tmp_path) -> Iterator[str]:
-    """Optuna's gRPC proxy (our server module) on an SQLite file: its grpc:// URL."""
+def _sqlite_proxy(db: Path, port: int) -> subprocess.Popen:
+    """Optuna's gRPC proxy (our server module) on an SQLite file, once it answers."""
     from coexplore.search.grpc import STORAGE_ENV, grpc_probe
 
-    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "coexplore.search.grpc", "--port", str(port)],
-                            env={**os.environ, STORAGE_ENV: f"sqlite:///{tmp_path / 's.db'}"},
+                            env={**os.environ, STORAGE_ENV: f"sqlite:///{db}"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     probe, end = grpc_probe("127.0.0.1", port), time.monotonic() + 60
     while probe() is not None and time.monotonic() < end:
         time.sleep(0.1)
+    return proc
+
+
+@pytest.fixture()
+def sqlite_proxy(tmp_path) -> Iterator[str]:
+    """Optuna's gRPC proxy on an SQLite file: its grpc:// URL."""
+    port = free_port()
+    proc = _sqlite_proxy(tmp_path / "s.db", port)
     try:
         yield f"grpc://127.0.0.1:{port}"
     finally:
@@ -186,6 +192,59 @@ def test_through_grpc_a_silent_running_trial_is_failed_and_retried_and_a_beating
     assert states[beating.number] == TrialState.RUNNING
     retry = [t for t in study.get_trials() if t.system_attrs.get("failed_trial") == silent.number]
     assert len(retry) == 1 and retry[0].state == TrialState.WAITING and retry[0].params == {"x": 0.5}
+
+
+def test_through_a_slow_proxy_a_silent_trial_is_still_failed(sqlite_proxy, monkeypatch):
+    """Reads slower than the heartbeat interval (a loaded proxy) must not hide a dead worker's
+    trial for ever: it would hold its share of the budget and every worker would wait on it."""
+    from coexplore.search.storage import open_storage
+
+    storage = open_storage(sqlite_proxy, heartbeat_interval=1, grace_period=3)
+    study = optuna.create_study(study_name="slow", storage=storage)
+    silent = study.ask()
+    read = type(storage).get_all_trials
+
+    def slow_read(self, *args, **kwargs):
+        time.sleep(1.5)
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(storage), "get_all_trials", slow_read)
+    end = time.monotonic() + 20
+    while study.get_trials()[silent.number].state == TrialState.RUNNING and time.monotonic() < end:
+        optuna.storages.fail_stale_trials(study)
+    assert study.get_trials()[silent.number].state == TrialState.FAIL
+
+
+def test_a_proxy_restart_restarts_the_watch_on_a_silent_trial(tmp_path):
+    """Nobody can beat while the proxy is away: a trial watched for most of the grace period
+    before a restart is not failed right after it, and is failed a grace period later."""
+    from coexplore.search.storage import open_storage
+
+    port = free_port()
+    proxy = _sqlite_proxy(tmp_path / "s.db", port)
+    try:
+        storage = open_storage(f"grpc://127.0.0.1:{port}", heartbeat_interval=1, grace_period=5)
+        study = optuna.create_study(study_name="restart", storage=storage)
+        silent = study.ask()
+        watched = time.monotonic()
+        while time.monotonic() - watched < 3.5:
+            optuna.storages.fail_stale_trials(study)
+            time.sleep(0.25)
+        proxy.kill()
+        proxy.wait(10)
+        time.sleep(max(0.0, 5.2 - (time.monotonic() - watched)))  # silent for longer than the grace period
+        proxy = _sqlite_proxy(tmp_path / "s.db", port)
+        optuna.storages.fail_stale_trials(study)
+        back = time.monotonic()
+        assert study.get_trials()[silent.number].state == TrialState.RUNNING
+        while study.get_trials()[silent.number].state == TrialState.RUNNING and time.monotonic() - back < 20:
+            optuna.storages.fail_stale_trials(study)
+            time.sleep(0.25)
+        assert study.get_trials()[silent.number].state == TrialState.FAIL
+        assert time.monotonic() - back >= 5 - 0.5
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
 
 
 def test_the_proxy_result_cache_is_a_study_hidden_from_the_list(sqlite_proxy):
