@@ -47,6 +47,8 @@ _AREA_PART = re.compile(r"^area_(.+)_mm2$")
 _COMPONENTS = ["dram", "glb", "noc", "spad", "spads", "mac", "pe", "pe_array", "leakage", "adc", "total"]
 MAX_LAYER_PANELS = 15
 """The per-layer plot draws at most this many front designs (spread along the first objective)."""
+MAX_LAYER_LABELS = 40
+"""A per-layer panel names at most this many layers on its axis (every k-th beyond; the HTML names all)."""
 DPI = 110
 
 
@@ -296,9 +298,10 @@ def energy_per_layer_plot(view: StudyView) -> Plot | None:
             bottom += v * unit.scale
             pfig.add_trace(go.Bar(x=names, y=v * unit.scale, name=p, legendgroup=p, showlegend=i == 0,
                                   marker_color=_component_colour(p)), row=i // cols + 1, col=i % cols + 1)
-        axes[i].set_xticks(x if not many else x[:: max(1, len(x) // 8)])
-        axes[i].set_xticklabels(names if not many else [str(k) for k in x[:: max(1, len(x) // 8)]],
-                                rotation=0 if many else 30, ha="center" if many else "right", fontsize=8)
+        ticks = x[:: -(-len(x) // MAX_LAYER_LABELS)]  # every layer up to the limit, else every k-th
+        axes[i].set_xticks(ticks)
+        axes[i].set_xticklabels([names[k] for k in ticks], rotation=90 if many else 30,
+                                ha="center" if many else "right", fontsize=6 if many else 8)
         axes[i].set_title(titles[i], fontsize=10)
         axes[i].grid(axis="y", alpha=0.3)
         if i % cols == 0:

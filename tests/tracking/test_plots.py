@@ -94,6 +94,16 @@ def test_per_layer_energy_panels_share_one_y_scale_and_legend_sits_outside(study
     assert len(plot.png.legends) == 1
 
 
+def test_per_layer_energy_names_the_layers_of_a_deep_network(tmp_path, monkeypatch):
+    layers = [f"stage{i // 4}.block{i % 4}.conv" for i in range(17)]
+    monkeypatch.setattr("tests.tracking.conftest.LAYERS", layers)
+    s = new_study(f"sqlite:///{tmp_path / 's.db'}", "deep")
+    drive(s, None, 6)
+    plot = energy_per_layer_plot(StudyView.of(s))
+    for ax in (ax for ax in plot.png.axes if ax.get_visible()):
+        assert [tick.get_text() for tick in ax.get_xticklabels()] == layers, "a layer shown by index, not name"
+
+
 def test_per_layer_energy_says_which_designs_when_the_front_is_large(study, monkeypatch):
     view = StudyView.of(study)
     monkeypatch.setattr("coexplore.tracking.plots.MAX_LAYER_PANELS", 2)
