@@ -123,7 +123,6 @@ class HeartbeatGrpcStorage(GrpcStorageProxy, BaseHeartbeat):
         self._token = secrets.token_hex(4)
         self._beats = 0
         self._seen: dict[int, tuple[Any, float]] = {}
-        self._last_read: float | None = None
         self._connected_at = time.monotonic()  # when the channel last became READY
         self._connected = True  # False from a connection loss until the channel is READY again
         with warnings.catch_warnings():
@@ -175,10 +174,12 @@ class HeartbeatGrpcStorage(GrpcStorageProxy, BaseHeartbeat):
         the proxy was reachable.
 
         Silence while the proxy was away proves nothing (no worker could beat), so every watch
-        restarts when the channel reconnects, while it is not connected, and after a read that
-        blocked (or a pause between reads) longer than the grace period. A read that is merely
-        slow, from a busy proxy, restarts nothing: otherwise a loaded proxy would keep a dead
-        worker's trial RUNNING, and its budget share taken, for ever.
+        restarts when the channel reconnects (gRPC notices a lost connection even between calls),
+        while it is not connected, and after a read that blocked longer than the grace period. A
+        read that is merely slow, from a busy proxy, restarts nothing: otherwise a loaded proxy
+        would keep a dead worker's trial RUNNING, and its budget share taken, for ever. Nor does a
+        long pause between reads (a worker busy with a trial checks only when the next one
+        starts): a beat unchanged across the pause has been unchanged at least that long.
         """
         interval = self.heartbeat_interval
         if interval is None:
@@ -187,9 +188,7 @@ class HeartbeatGrpcStorage(GrpcStorageProxy, BaseHeartbeat):
         start = time.monotonic()
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
         now = time.monotonic()
-        waited = now - start > grace or (self._last_read is not None and start - self._last_read > grace)
-        self._last_read = now
-        restart = now if waited or not self._connected else self._connected_at
+        restart = now if now - start > grace or not self._connected else self._connected_at
         stale, seen = [], {}
         for trial in running:
             beat = trial.system_attrs.get(BEAT_ATTR)
