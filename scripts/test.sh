@@ -13,4 +13,4 @@ fi
 # PostgreSQL soaks open many connections each); COEXPLORE_TEST_PROCESSES=0 runs them in this process.
 CORES=$(nproc 2>/dev/null || echo 2)
 PROCESSES="${COEXPLORE_TEST_PROCESSES:-$(( CORES < 4 ? CORES : 4 ))}"
-exec .venv/bin/python -m pytest -q -n "$PROCESSES" --dist worksteal "$@"
+exec .venv/bin/python -m pytest -q -n "$PROCESSES" --dist worksteal --durations=12 "$@"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from coexplore.record.front import FrontTracker
 from coexplore.tracking.report import log_config, log_plots, open_client, sync_study
-from coexplore.tracking.runs import StudyRuns
+from coexplore.tracking.runs import PLOTS_CLAIM, StudyRuns
 from coexplore.tracking.store import is_http_uri, mask_url
 from coexplore.tracking.summary import StudyView
 from coexplore.tracking.ui import answers
@@ -155,7 +155,8 @@ class MlflowObserver:
         """Reconcile every trial, refresh the summary and the plots, mark the parent run finished.
 
         While other workers still run trials, the plots are left to the last one to finish (each
-        worker's redraw would be replaced by the next); ``study report`` redraws them any time.
+        worker's redraw would be replaced by the next), and of workers that end together one draws
+        them; ``study report`` redraws them any time.
         """
         if self.disabled:
             return
@@ -163,7 +164,22 @@ class MlflowObserver:
         view = StudyView.of(study)
         sync_study(runs, view)
         others_running = any(t.state.name == "RUNNING" for t in view.trials)
-        if self.plots and not others_running:
+        if self.plots and not others_running and _claim_plots(study, view):
             log_plots(study, view, runs)
         if not others_running:
             runs.client.set_terminated(runs.parent_run_id, "FINISHED")
+
+
+def _claim_plots(study: optuna.Study, view: StudyView) -> bool:
+    """True when no worker has drawn the plots for this many finished trials yet, claiming them.
+
+    Eight workers that meet the budget together would each draw the same plots (minutes for a
+    study of hundreds of trials on a small machine). The claim is a study attribute: two workers
+    reading it at the same moment may both draw; one killed while drawing leaves the plots to the
+    next resume that finishes a trial, or to ``study report``.
+    """
+    finished = sum(t.state.is_finished() for t in view.trials)
+    if study.user_attrs.get(PLOTS_CLAIM) == finished:
+        return False
+    study.set_user_attr(PLOTS_CLAIM, finished)
+    return True

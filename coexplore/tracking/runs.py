@@ -45,6 +45,8 @@ RUN_CLAIM = "mlflow_run:"
 """Study attribute prefix: ``mlflow_run:<trial number>`` -> the trial's canonical run id."""
 PARENT_CLAIM = "mlflow_parent_run"
 """Study attribute: the canonical parent run id."""
+PLOTS_CLAIM = "mlflow_plots_of"
+"""Study attribute: how many finished trials the parent run's plots were last drawn for."""
 _PAGE = 5000
 
 

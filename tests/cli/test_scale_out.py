@@ -491,7 +491,9 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
                 cluster[event].kill_server()
         kept = {t.number: t.values for t in _trials(db, "tiny") if t.state == TrialState.COMPLETE}
         budget = _close_budget(handle, db, extra=8)
+        closed = time.monotonic()
         codes = workers.wait(400)
+        stopped_s = time.monotonic() - closed
     finally:
         workers.kill()
     res = _cli("resume", "tiny", "--storage", storage, "--no-progress", cwd=tmp_path)
@@ -504,7 +506,8 @@ def test_soak_of_eight_workers_through_the_proxy_with_kills_of_workers_proxy_and
     reasons = Counter(str(t.user_attrs.get("error") or t.system_attrs.get("fail_reason") or "stale heartbeat")[:80]
                       for t in failed)
     print(f"\nsoak: {len(trials)} trials, {len(complete)} complete, {len(failed)} failed ({dict(reasons)}), "
-          f"{len(retried)} retried, {mid_trial} of 20 worker kills mid-trial, worker exit codes after the kills {codes}")
+          f"{len(retried)} retried, {mid_trial} of 20 worker kills mid-trial, worker exit codes after the kills {codes}, "
+          f"all stopped {stopped_s:.0f} s after the budget closed")
     assert len(complete) == budget
     assert len({t.number for t in trials}) == len(trials)
     assert not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)

@@ -264,3 +264,16 @@ def test_new_run_on_pareto_counts_the_other_workers_trials(make_study, tracking_
     for k in range(N_TRIALS):
         study.optimize(_objective, n_trials=1, callbacks=[(a, b)[k % 2].on_trial_end], catch=(RuntimeError,))
         assert _tagged(client, study)[k] == ("true" if k in _front(study) else "false"), f"trial {k}"
+
+
+def test_workers_ending_together_draw_the_plots_once(make_study, tracking_uri, monkeypatch):
+    drawn = []
+    monkeypatch.setattr("coexplore.tracking.observer.log_plots", lambda study, view, runs: drawn.append(len(view.trials)))
+    study = make_study()
+    drive(study, MlflowObserver(tracking_uri), 3)
+    other = MlflowObserver(tracking_uri)  # a second worker that ends on the same finished trials
+    other.on_study_start(study)
+    other.on_study_end(study)
+    assert drawn == [3]
+    drive(study, MlflowObserver(tracking_uri), 1)
+    assert drawn == [3, 4], "a new finished trial is drawn again"
