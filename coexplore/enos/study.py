@@ -80,14 +80,6 @@ def _design(space: SearchSpace, params: dict[str, Any]) -> tuple[DesignPoint, Ci
     return DesignPoint(**hw), CimMacro(**cim)
 
 
-def _run(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence[float]], params: dict[str, Any],
-         facts: dict[str, Any], observers: ObserverGroup) -> optuna.trial.FrozenTrial:
-    trial = run_enqueued(study, objective, params, ENOS_FACTS_ATTR, facts, observers)
-    if trial is None:
-        raise EnosStudyError(f"study {study.study_name}: the enqueued ENOS trial was not run")
-    return trial
-
-
 def enos_study_search(
     cfg: StudyConfig,
     storage_url: str,
@@ -142,7 +134,7 @@ def enos_study_search(
             if trial is None or trial.state != TrialState.COMPLETE:
                 facts = {"enos_energy_weight": float(lam), "enos_mode": mode,
                          "enos_expected_energy_j": float(found.expected_energy_j)}
-                trial = _run(study, evaluator, params, facts, group)
+                trial = run_enqueued(study, evaluator, params, ENOS_FACTS_ATTR, facts, group, error=EnosStudyError)
                 duplicate = False
             decided = {layer: params[p] for p, layers in space.operators.param_names(runner.layer_names).items()
                        for layer in layers}

@@ -22,9 +22,14 @@ def find_trial(study: optuna.Study, params: dict[str, Any]) -> optuna.trial.Froz
 
 
 def run_enqueued(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence[float]], params: dict[str, Any],
-                 facts_attr: str, facts: dict[str, Any], observers: ObserverGroup) -> optuna.trial.FrozenTrial | None:
+                 facts_attr: str, facts: dict[str, Any], observers: ObserverGroup, *,
+                 error: type[Exception] = RuntimeError) -> optuna.trial.FrozenTrial:
     """Enqueue ``params`` (``facts`` stored under ``facts_attr``) and run ``objective`` until that
-    trial has run (other waiting trials may go first); None if it never ran."""
+    trial has run (other waiting trials may go first).
+
+    Raises:
+        error: the trial never ran (named with its search, e.g. ``EnosStudyError``).
+    """
     study.enqueue_trial(params, user_attrs={facts_attr: facts})
     for _ in range(1 + len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))):
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False,
@@ -33,4 +38,4 @@ def run_enqueued(study: optuna.Study, objective: Callable[[optuna.Trial], Sequen
                 and t.user_attrs.get(facts_attr) == facts and t.state != TrialState.WAITING]
         if mine:
             return mine[-1]
-    return None
+    raise error(f"study {study.study_name}: the enqueued trial {params} was not run")

@@ -98,14 +98,6 @@ class _NasObjective:
         return record.values
 
 
-def _run(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence[float]], params: dict[str, Any],
-         facts: dict[str, Any], observers: ObserverGroup) -> optuna.trial.FrozenTrial:
-    trial = run_enqueued(study, objective, params, NAS_FACTS_ATTR, facts, observers)
-    if trial is None:
-        raise NasStudyError(f"study {study.study_name}: the enqueued NAS trial was not run")
-    return trial
-
-
 def nas_study_search(
     cfg: StudyConfig,
     storage_url: str,
@@ -186,7 +178,7 @@ def nas_study_search(
             if trial is None or trial.state != TrialState.COMPLETE:
                 facts = {"nas_cost_weight": float(lam), "nas_metric": table.metric,
                          "nas_relative_cost": round(found.relative_cost, 6), "nas_search_seconds": round(found.seconds, 2)}
-                trial, duplicate = _run(study, objective, params, facts, group), False
+                trial, duplicate = run_enqueued(study, objective, params, NAS_FACTS_ATTR, facts, group, error=NasStudyError), False
             res = NasTrialResult(float(lam), found.architecture, found.relative_cost, found.seconds, trial, duplicate)
             results.append(res)
             if on_result is not None:
