@@ -39,7 +39,7 @@ def _summary(assignment: list[str]) -> str:
 @app.command()
 def search(
     study: str = typer.Argument(..., metavar="NAME_OR_STUDY_FILE", help="A study file (created in storage if new) or a stored study's name."),
-    lambdas: str = typer.Option("0,0.3,1,3", "--lambdas", help="Energy weights of the sweep, comma-separated."),
+    lambdas: str = typer.Option("0,0.3,1,3", "--lambda", "--lambdas", help="Energy weights of the sweep, comma-separated."),
     mode: SearchMode = typer.Option(SearchMode.bilevel, "--mode", help="single: weights and alpha on one loss; bilevel: first-order DARTS."),
     steps: int = typer.Option(150, "--steps", min=1, help="Search steps per lambda."),
     storage: str | None = typer.Option(None, "--storage", help="SQLAlchemy URL of the study storage (default: $COEXPLORE_STORAGE or sqlite:///coexplore-runs/coexplore.db)."),

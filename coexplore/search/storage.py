@@ -71,7 +71,7 @@ def open_storage(
             # in WAL mode SQLite would accept writes into the -wal file until a checkpoint fails:
             # refuse up front rather than fail trials part-way
             raise StorageError(f"cannot open storage {mask_url(url)} for writing: "
-                               f"{storage_problem(PermissionError('read-only'))}")
+                               f"{_READ_ONLY}")
         db.parent.mkdir(parents=True, exist_ok=True)
     foreign = foreign_tables(url)
     if foreign:
@@ -183,11 +183,14 @@ def foreign_tables(url: str) -> list[str]:
     return sorted(set(names) - _OWN_TABLES)
 
 
+_READ_ONLY = "the database is read-only (reading commands such as status, pareto and export still work)"
+
+
 def storage_problem(exc: BaseException) -> str:
     """One line saying why a storage operation failed (read-only, unreachable, locked, ...)."""
     text = str(exc)
     if "readonly database" in text or "read-only" in text.lower():
-        return "the database is read-only (reading commands such as status, pareto and export still work)"
+        return _READ_ONLY
     first = text.splitlines()[0] if text else type(exc).__name__
     return mask_url(first)[:300]
 
