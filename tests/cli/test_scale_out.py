@@ -422,16 +422,16 @@ class _Workers:
     does not stop is sent SIGABRT, which prints every thread's stack into its log."""
 
     def __init__(self, n: int, cmd: list[str], cwd: Path) -> None:
-        self.cmd, self.cwd, self.started = cmd, cwd, 0
+        self.cmd, self.cwd = cmd, cwd
+        self.logs: dict[int, Path] = {}  # process id -> its log
         self.procs = [self._start() for _ in range(n)]
 
     def _start(self) -> subprocess.Popen:
-        self.started += 1
-        log = self.cwd / f"worker-{self.started}.log"
+        log = self.cwd / f"worker-{len(self.logs) + 1}.log"
         with open(log, "w") as out:
             proc = subprocess.Popen(self.cmd, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
                                     env={**os.environ, "PYTHONFAULTHANDLER": "1"})
-        proc.log = log  # type: ignore[attr-defined]
+        self.logs[proc.pid] = log
         return proc
 
     def replace(self, k: int) -> None:
@@ -450,7 +450,7 @@ class _Workers:
             p.send_signal(signal.SIGABRT)
             p.wait(30)
         assert not stuck, "workers still running after the budget closed:\n" + "\n".join(
-            p.log.read_text()[-6000:] for p in stuck)  # type: ignore[attr-defined]
+            self.logs[p.pid].read_text()[-6000:] for p in stuck)
         return [p.returncode for p in self.procs]
 
     def kill(self) -> None:

@@ -94,16 +94,26 @@ def test_a_stop_signal_raises_stopped_stops_the_server_and_restores_the_handler(
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_a_signal_during_the_spawn_is_handled_once_the_server_is_known(monkeypatch):
+def _to_this_thread() -> None:
+    """Sent to this thread, where it is blocked: delivered when start() unblocks it (sent to the
+    process, another thread, e.g. pytest-xdist's, might take it, and CPython runs the handler later)."""
+    signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
+
+
+def _handled_during_the_spawn() -> None:
+    """Another thread took it and Python runs the handler now, in the middle of the spawn."""
+    signal.getsignal(signal.SIGHUP)(signal.SIGHUP, None)
+
+
+@pytest.mark.parametrize("deliver", [_to_this_thread, _handled_during_the_spawn])
+def test_a_signal_during_the_spawn_is_handled_once_the_server_is_known(monkeypatch, deliver):
     spawned: list[ServerProcess] = []
     real_start = ServerProcess.start.__func__
 
     def start_then_signal(cls, *args, **kwargs):
         server = real_start(cls, *args, **kwargs)
         spawned.append(server)
-        # to this thread, where it is blocked: delivered when start() unblocks it (sent to the process,
-        # another thread, e.g. pytest-xdist's, may take it and Python runs the handler only later)
-        signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
+        deliver()
         return server
 
     monkeypatch.setattr(ServerProcess, "start", classmethod(start_then_signal))

@@ -30,7 +30,6 @@ def test_observer_and_report_on_a_postgresql_tracking_store(postgres_url, make_s
     assert exp.artifact_location.startswith((tmp_path / "coexplore-runs" / "mlartifacts").as_uri())
 
 
-
 def test_a_long_study_name_in_a_deep_folder_still_gets_its_runs_on_postgresql(postgres_url, storage, tmp_path,
                                                                                monkeypatch):
     """MLflow stores a run's artifact URI in 200 characters; PostgreSQL refuses a longer one."""
